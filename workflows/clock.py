@@ -109,3 +109,11 @@ def format_taipei(moment: datetime) -> str:
 
 def year_label(year: int) -> str:
     return f"{year} 學年度"
+
+
+def format_deadline(ends_at: datetime) -> str:
+    """An exclusive end shown as people read it: a window ending at 00:00 closes "23:59" the day before."""
+    local = to_taipei(ends_at)
+    if local.time() == time.min:
+        return f"{roc_date(local.date() - timedelta(days=1))} 23:59"
+    return format_taipei(ends_at)

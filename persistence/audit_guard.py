@@ -1,0 +1,38 @@
+"""No code path changes a state without writing an audit row.
+
+Workflows announce every audited change (`announce`) just before they write the audit row; at
+flush time any item or receipt whose state changed without an announcement stops the flush.
+Each announcement covers one flush, so two changes need two audit rows.
+"""
+from __future__ import annotations
+
+from weakref import WeakSet
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from persistence.tables import Item, Receipt
+
+AUDITED = (Item, Receipt)
+
+
+class UnauditedStateChange(RuntimeError):
+    pass
+
+
+def announce(session: Session, row) -> None:
+    session.info.setdefault("audited", WeakSet()).add(row)
+
+
+def install(sessions) -> None:
+    event.listen(sessions, "before_flush", _require_audit)
+
+
+def _require_audit(session: Session, _context, _instances) -> None:
+    announced = session.info.setdefault("audited", WeakSet())
+    for row in (*session.new, *session.dirty):
+        if isinstance(row, AUDITED) and inspect(row).attrs.state.history.has_changes():
+            if row not in announced:
+                raise UnauditedStateChange(
+                    f"{type(row).__name__} {row.id} changed state without an audit row")
+            announced.discard(row)

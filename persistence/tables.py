@@ -1,0 +1,286 @@
+"""SQLAlchemy 2.x tables. Every row belongs to a school (school_id); child rows reference their
+parents through (school_id, id) pairs, so the database itself refuses a row that points into
+another school.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey,
+                        ForeignKeyConstraint, Index, Integer, MetaData, String, Text,
+                        TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from states import MACHINES, state_ids
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python, UTC in the database, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SchoolScoped:
+    """Marker for tables whose rows belong to one school: a school's unit of work sees only its
+    own rows of these (see persistence/scoping.py)."""
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in sorted(values))})"
+
+
+def _school_fk(columns: list[str], target: str) -> ForeignKeyConstraint:
+    table = target
+    return ForeignKeyConstraint(["school_id", *columns], [f"{table}.school_id", f"{table}.id"])
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)  # 學校代碼
+    name: Mapped[str] = mapped_column(String(100))
+    policy_name: Mapped[str] = mapped_column(String(60))
+    policy_toml: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Staff(SchoolScoped, Base):
+    """Teachers and administrative staff (教職員)."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("school_id", "staff_no"), UniqueConstraint("school_id", "id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    staff_no: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    division: Mapped[str] = mapped_column(String(12), default="day")
+    external: Mapped[bool] = mapped_column(Boolean, default=False)  # 外校教師
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StaffRole(SchoolScoped, Base):
+    __tablename__ = "staff_roles"
+    __table_args__ = (_school_fk(["staff_id"], "staff"),)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class SchoolClass(SchoolScoped, Base):
+    """A class (班級) in one academic year, with its homeroom teacher (導師)."""
+
+    __tablename__ = "school_classes"
+    __table_args__ = (UniqueConstraint("school_id", "academic_year", "name"),
+                      _school_fk(["homeroom_staff_id"], "staff"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(10))
+    homeroom_staff_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Student(SchoolScoped, Base):
+    __tablename__ = "students"
+    __table_args__ = (UniqueConstraint("school_id", "student_no"),
+                      UniqueConstraint("school_id", "national_id"),
+                      UniqueConstraint("school_id", "id"),
+                      CheckConstraint("grade BETWEEN 1 AND 3", name="grade"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    student_no: Mapped[str] = mapped_column(String(20))
+    national_id: Mapped[str] = mapped_column(String(10))  # 身分證號: personal data, shown masked
+    birth_date: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(40))
+    class_name: Mapped[str] = mapped_column(String(10))
+    grade: Mapped[int] = mapped_column(Integer)
+    division: Mapped[str] = mapped_column(String(12), default="day")
+    status: Mapped[str] = mapped_column(String(20), default="enrolled")
+    guardian_name: Mapped[str | None] = mapped_column(String(40))
+    mailing_address: Mapped[str | None] = mapped_column(String(200))
+    departed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Course(SchoolScoped, Base):
+    __tablename__ = "courses"
+    __table_args__ = (UniqueConstraint("school_id", "academic_year", "semester", "code", "teacher_id"),
+                      UniqueConstraint("school_id", "id"),
+                      _school_fk(["teacher_id"], "staff"),
+                      CheckConstraint("semester IN (1, 2)", name="semester"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(23))  # 課程代碼
+    name: Mapped[str] = mapped_column(String(60))
+    teacher_id: Mapped[int] = mapped_column(Integer)
+    route: Mapped[str] = mapped_column(String(32), default="in_school")  # proxy routing kind
+
+
+class Enrolment(SchoolScoped, Base):
+    __tablename__ = "enrolments"
+    __table_args__ = (_school_fk(["course_id"], "courses"), _school_fk(["student_id"], "students"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    course_id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+
+
+WINDOW_KINDS = ("course_outcome_upload", "certification", "performance_upload", "selection",
+                "central_submission", "receipt_confirmation")
+
+
+class Window(SchoolScoped, Base):
+    """A named window of the school's calendar (作業期程): [starts_at, ends_at) in UTC,
+    defined in Asia/Taipei dates. semester 0 means the whole academic year."""
+
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("school_id", "kind", "academic_year", "semester"),
+                      UniqueConstraint("school_id", "id"),
+                      CheckConstraint(_in("kind", WINDOW_KINDS), name="kind"),
+                      CheckConstraint("semester IN (0, 1, 2)", name="semester"),
+                      CheckConstraint("ends_at > starts_at", name="order"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ITEM_KINDS = ("course_outcome", "performance")
+
+
+def _item_state_check() -> str:
+    return " OR ".join(f"(kind = '{kind}' AND {_in('state', state_ids(MACHINES[kind]))})"
+                       for kind in ITEM_KINDS)
+
+
+class Receipt(SchoolScoped, Base):
+    """收訖明細: one per student per central submission."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["student_id"], "students"),
+                      _school_fk(["window_id"], "windows"),
+                      CheckConstraint(_in("state", state_ids(MACHINES["receipt"])), name="state"),
+                      Index("ix_receipts_window_state", "window_id", "state"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    window_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32), default="issued")
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Item(SchoolScoped, Base):
+    """A portfolio item: a course outcome (課程學習成果) or a multiple performance (多元表現).
+
+    One item holds at most one document, one media file and a short text. The certification
+    binds to the files' hashes: certified_*_sha256 record what the teacher saw.
+    """
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["student_id"], "students"),
+                      _school_fk(["course_id"], "courses"),
+                      _school_fk(["receipt_id"], "receipts"),
+                      CheckConstraint(_in("kind", ITEM_KINDS), name="kind"),
+                      CheckConstraint(_item_state_check(), name="state"),
+                      CheckConstraint("kind = 'performance' OR (course_id IS NOT NULL AND semester IN (1, 2))",
+                                      name="outcome_course"),
+                      Index("ix_items_student_year", "student_id", "kind", "academic_year"),
+                      Index("ix_items_state", "school_id", "kind", "state"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    student_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer, default=0)
+    course_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    category: Mapped[str | None] = mapped_column(String(32))  # performance category
+    title: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(String(400), default="")
+    external_link: Mapped[str | None] = mapped_column(String(500))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    document_kind: Mapped[str | None] = mapped_column(String(8))
+    document_size: Mapped[int | None] = mapped_column(Integer)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    media_name: Mapped[str | None] = mapped_column(String(200))
+    media_kind: Mapped[str | None] = mapped_column(String(8))
+    media_size: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    certified_by_id: Mapped[int | None] = mapped_column(Integer)
+    certified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    certified_document_sha256: Mapped[str | None] = mapped_column(String(64))
+    certified_media_sha256: Mapped[str | None] = mapped_column(String(64))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    selected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditEntry(SchoolScoped, Base):
+    """Append-only: who did what to which artefact, for whom, when, why, with which file."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_subject", "school_id", "subject_kind", "subject_id"),
+                      Index("ix_audit_student", "school_id", "student_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    subject_kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    student_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str | None] = mapped_column(String(64))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(80))
+    on_behalf_kind: Mapped[str | None] = mapped_column(String(16))
+    on_behalf_id: Mapped[int | None] = mapped_column(Integer)
+    on_behalf_name: Mapped[str | None] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    file_hash: Mapped[str | None] = mapped_column(String(200))

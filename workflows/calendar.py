@@ -1,0 +1,113 @@
+"""The school's calendar (作業期程): named windows, defined in Taipei dates, stored in UTC.
+
+Answers every "until when" question of the workflows; the policy answers "how many".
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from persistence.tables import WINDOW_KINDS, AuditEntry, Window
+from workflows.actors import Actor
+from workflows.clock import add_working_days, end_of_day, format_deadline, format_taipei, start_of_day
+from workflows.errors import Forbidden, InvalidInput, RuleViolation
+from workflows.roles import Role
+
+WINDOW_LABELS = {
+    "course_outcome_upload": "課程學習成果上傳",
+    "certification": "課程學習成果認證",
+    "performance_upload": "多元表現上傳",
+    "selection": "學習歷程資料勾選",
+    "central_submission": "提交中央資料庫",
+    "receipt_confirmation": "收訖明細確認",
+}
+# Windows that belong to a semester; the others cover a whole academic year (semester 0).
+SEMESTER_WINDOWS = frozenset({"course_outcome_upload", "certification"})
+CALENDAR_ROLES = (Role.EXECUTIVE_SECRETARY, Role.ADMIN, Role.REGISTRY)
+
+
+def describe(window: Window) -> str:
+    return (f"{WINDOW_LABELS[window.kind]}（{format_taipei(window.starts_at)} 起，"
+            f"至 {format_deadline(window.ends_at)} 止）")
+
+
+def is_open(window: Window | None, now: datetime) -> bool:
+    return window is not None and window.starts_at <= now < window.ends_at
+
+
+def find(uow, kind: str, academic_year: int, semester: int = 0) -> Window | None:
+    return uow.session.scalars(uow.select(Window).where(
+        Window.kind == kind, Window.academic_year == academic_year,
+        Window.semester == semester)).one_or_none()
+
+
+def require_open(uow, kind: str, academic_year: int, semester: int, now: datetime,
+                 *, doing: str) -> Window:
+    """The window, if `now` is inside it; otherwise a RuleViolation saying when it is/was."""
+    window = find(uow, kind, academic_year, semester)
+    label = WINDOW_LABELS[kind]
+    period = f"{academic_year} 學年度" + (f"第 {semester} 學期" if semester else "")
+    if window is None:
+        raise RuleViolation(f"{period}{label}期間尚未公告，目前不能{doing}。",
+                            rule="window_not_defined", field="window", window=kind)
+    if now < window.starts_at:
+        raise RuleViolation(f"{period}{label}期間自 {format_taipei(window.starts_at)} 開始，"
+                            f"目前還不能{doing}。", rule="window_not_open", field="window",
+                            window=kind, limit=window.starts_at.isoformat())
+    if now >= window.ends_at:
+        raise RuleViolation(f"{period}{label}期間已於 {format_deadline(window.ends_at)} 截止，"
+                            f"目前不能{doing}。", rule="window_closed", field="window",
+                            window=kind, limit=window.ends_at.isoformat())
+    return window
+
+
+def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: int,
+                  first_day: date, last_day: date, *, now: datetime) -> Window:
+    """Create or move a window: open from 00:00 of first_day to the end of last_day (Taipei)."""
+    if actor.kind == "staff" and not actor.has(*CALENDAR_ROLES):
+        raise Forbidden("只有教務處（執行秘書、註冊組）或學校管理者可以設定作業期程。")
+    if kind not in WINDOW_KINDS:
+        raise InvalidInput(f"未知的期程種類「{kind}」；可用：{'、'.join(WINDOW_KINDS)}", field="kind")
+    if (semester != 0) != (kind in SEMESTER_WINDOWS):
+        raise InvalidInput(f"「{WINDOW_LABELS[kind]}」期程"
+                           + ("須指定學期（1 或 2）" if kind in SEMESTER_WINDOWS else "以學年度為單位，學期請填 0"),
+                           field="semester")
+    if last_day < first_day:
+        raise InvalidInput(f"結束日 {last_day} 早於開始日 {first_day}", field="last_day")
+    starts_at, ends_at = start_of_day(first_day), end_of_day(last_day)
+    window = find(uow, kind, academic_year, semester)
+    before = None
+    if window is None:
+        window = Window(school_id=uow.school_id, kind=kind, academic_year=academic_year,
+                        semester=semester, starts_at=starts_at, ends_at=ends_at)
+        uow.session.add(window)
+    else:
+        before = f"{window.starts_at.isoformat()}/{window.ends_at.isoformat()}"
+        window.starts_at, window.ends_at = starts_at, ends_at
+    uow.session.flush()
+    uow.session.add(AuditEntry(
+        school_id=uow.school_id, subject_kind="window", subject_id=window.id, event="define_window",
+        from_state=before, to_state=f"{starts_at.isoformat()}/{ends_at.isoformat()}",
+        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, at=now,
+        reason=f"{academic_year}-{semester} {WINDOW_LABELS[kind]}"))
+    return window
+
+
+def define_outcome_windows(uow, actor: Actor, academic_year: int, semester: int,
+                           first_day: date, last_day: date, *, now: datetime) -> tuple[Window, Window]:
+    """The students' upload window and the certification window that follows it: teachers
+    certify until N working days (policy) after the students' last day — the teacher-only tail."""
+    upload = define_window(uow, actor, "course_outcome_upload", academic_year, semester,
+                           first_day, last_day, now=now)
+    tail_end = add_working_days(last_day, uow.policy.certification_tail_working_days)
+    certification = define_window(uow, actor, "certification", academic_year, semester,
+                                  first_day, tail_end, now=now)
+    return upload, certification
+
+
+def windows(uow, academic_year: int | None = None) -> list[Window]:
+    statement = uow.select(Window).order_by(Window.academic_year, Window.starts_at, Window.kind)
+    if academic_year is not None:
+        statement = statement.where(Window.academic_year == academic_year)
+    return list(uow.session.scalars(statement))

@@ -1,0 +1,87 @@
+"""The one way a state changes: build the machine on the row, fire the event, write the audit row."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from statemachine import StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+from persistence.audit_guard import announce
+from persistence.tables import AuditEntry, Item, Receipt
+from states import MACHINES, event_label, state_ids, state_label
+from workflows.actors import Actor
+from workflows.errors import CorruptState, InvalidTransition
+
+
+def machine_class(row: Item | Receipt) -> type[StateMachine]:
+    return MACHINES["receipt" if isinstance(row, Receipt) else row.kind]
+
+
+def machine_for(row: Item | Receipt) -> StateMachine:
+    """The machine bound to the row. A stored state the machine does not know is refused."""
+    machine = machine_class(row)
+    if row.state not in state_ids(machine):
+        raise CorruptState(f"資料狀態「{row.state}」無法辨識，已停止處理；請通知平臺管理者。",
+                           state=row.state, kind=getattr(row, "kind", "receipt"))
+    return machine(model=row, state_field="state")
+
+
+def allowed_events(row: Item | Receipt) -> list[tuple[str, str]]:
+    """(event id, zh-TW label) the diagram allows from the row's current state."""
+    return [(event.id, event.name) for event in machine_for(row).allowed_events]
+
+
+def invalid(row: Item | Receipt, event: str) -> InvalidTransition:
+    machine = machine_class(row)
+    return InvalidTransition(kind=getattr(row, "kind", "receipt"), state=row.state,
+                             state_label=state_label(machine, row.state), event=event,
+                             event_label=event_label(machine, event), allowed=allowed_events(row))
+
+
+def item_file_hash(item: Item) -> str | None:
+    parts = [f"{slot}={digest}" for slot, digest in
+             (("document", item.document_sha256), ("media", item.media_sha256)) if digest]
+    return ";".join(parts) or None
+
+
+def record(session, row: Item | Receipt, *, event: str, from_state: str | None, actor: Actor,
+           at: datetime, reason: str | None = None, file_hash: str | None = None) -> AuditEntry:
+    """Append the audit row for a change of `row` (state change or not)."""
+    announce(session, row)
+    if row.id is None:
+        session.flush()
+    entry = AuditEntry(
+        school_id=row.school_id,
+        subject_kind="receipt" if isinstance(row, Receipt) else row.kind,
+        subject_id=row.id, student_id=row.student_id, event=event,
+        from_state=from_state, to_state=row.state,
+        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
+        on_behalf_kind=actor.on_behalf.kind if actor.on_behalf else None,
+        on_behalf_id=actor.on_behalf.id if actor.on_behalf else None,
+        on_behalf_name=actor.on_behalf.name if actor.on_behalf else None,
+        at=at, reason=reason,
+        file_hash=file_hash if file_hash is not None else (
+            item_file_hash(row) if isinstance(row, Item) else None))
+    session.add(entry)
+    return entry
+
+
+def fire(session, row: Item | Receipt, event: str, *, actor: Actor, at: datetime,
+         reason: str | None = None) -> None:
+    """Fire `event` on the row's machine and audit it; an event the diagram does not allow
+    from the current state raises InvalidTransition naming the state and the allowed events."""
+    machine = machine_for(row)
+    before = row.state
+    try:
+        machine.send(event)
+    except TransitionNotAllowed:
+        raise invalid(row, event) from None
+    record(session, row, event=event, from_state=before, actor=actor, at=at, reason=reason)
+
+
+def start(session, row: Item | Receipt, *, event: str, actor: Actor, at: datetime,
+          reason: str | None = None) -> None:
+    """Put a new row in its machine's initial state and audit its creation."""
+    machine_class(row)(model=row, state_field="state")
+    session.add(row)
+    record(session, row, event=event, from_state=None, actor=actor, at=at, reason=reason)

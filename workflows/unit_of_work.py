@@ -1,0 +1,131 @@
+"""The unit of work: one transaction, scoped to one school.
+
+Everything a use case reads or writes goes through `uow`; its session only sees the school's
+rows (persistence/scoping.py), refuses unaudited state changes (persistence/audit_guard.py),
+and turns a lost optimistic-lock race into a clear Conflict.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from persistence import audit_guard, scoping
+from persistence.db import Database
+from persistence.files import FileStore
+from persistence.tables import School, Staff, StaffRole, Student
+from workflows.actors import Actor
+from workflows.errors import Conflict, NotFound
+from workflows.policy import Policy, parse_policy
+from workflows.roles import Role
+
+T = TypeVar("T")
+
+
+def prepare(db: Database) -> Database:
+    """Install the session guards on a Database's sessionmaker (idempotent)."""
+    if not getattr(db.sessions, "_portfolio_guarded", False):
+        scoping.install(db.sessions)
+        audit_guard.install(db.sessions)
+        db.sessions._portfolio_guarded = True
+    return db
+
+
+class UnitOfWork:
+    """`with UnitOfWork(db, school_id, files) as uow: ...; uow.commit()`."""
+
+    def __init__(self, db: Database, school_id: int, files: FileStore | None = None):
+        self.db = prepare(db)
+        self.school_id = school_id
+        self.files = files
+        self.session: Session | None = None
+        self._committed = False
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self.db.session()
+        self.session.info["school_id"] = self.school_id
+        self._committed = False
+        if self.session.get(School, self.school_id) is None:
+            self.session.close()
+            raise NotFound(f"找不到學校（編號 {self.school_id}）")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # close() rolls back anything uncommitted; unlike rollback() it leaves the loaded rows
+        # readable (detached), so a read-only use case can return them.
+        self.session.close()
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except StaleDataError as error:
+            self.session.rollback()
+            raise Conflict("資料已被其他人變更，請重新載入後再試一次；您的操作沒有生效。") from error
+        except OperationalError as error:
+            self.session.rollback()
+            if _is_serialisation_failure(error):
+                raise Conflict("同時有其他操作進行中，請再試一次；您的操作沒有生效。") from error
+            raise
+        self._committed = True
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except StaleDataError as error:
+            raise Conflict("資料已被其他人變更，請重新載入後再試一次；您的操作沒有生效。") from error
+
+    # -- reading, always within the school ----------------------------------------------------
+
+    def select(self, model: type[T]) -> Select:
+        return select(model).where(model.school_id == self.school_id)
+
+    def get(self, model: type[T], row_id: int, *, for_update: bool = False, what: str = "資料") -> T:
+        statement = self.select(model).where(model.id == row_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self.session.scalars(statement).one_or_none()
+        if row is None:
+            raise NotFound(f"找不到{what}（編號 {row_id}）")
+        return row
+
+    def lock_student(self, student_id: int) -> Student:
+        """Serialise everything one student does that counts against a cap."""
+        return self.get(Student, student_id, for_update=True, what="學生")
+
+    @cached_property
+    def school(self) -> School:
+        return self.session.get(School, self.school_id)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return parse_policy(self.school.policy_toml, source=f"school {self.school.code}")
+
+    # -- who is acting ------------------------------------------------------------------------
+
+    def student_actor(self, student_id: int) -> Actor:
+        student = self.get(Student, student_id, what="學生")
+        return Actor("student", student.id, student.name, self.school_id)
+
+    def staff_actor(self, staff_id: int) -> Actor:
+        staff = self.get(Staff, staff_id, what="教職員")
+        roles = self.session.scalars(select(StaffRole.role).where(
+            StaffRole.school_id == self.school_id, StaffRole.staff_id == staff_id)).all()
+        return Actor("staff", staff.id, staff.name, self.school_id, frozenset(Role(r) for r in roles))
+
+
+def _is_serialisation_failure(error: OperationalError) -> bool:
+    return "database is locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "40001"
+
+
+def now_or(now: datetime | None) -> datetime:
+    from workflows.clock import utc_now
+
+    return now or utc_now()
+
+
+__all__ = ["UnitOfWork", "prepare", "now_or", "IntegrityError"]

@@ -1,0 +1,250 @@
+"""Upload 上傳, edit 編輯 and delete 刪除 of course outcomes and multiple performances.
+
+A file is checked by its content (never its name), stored content-addressed and fsync'd before
+the database commit records it; the item records each file's SHA-256.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from persistence.files import FileTooLarge, StorageError
+from persistence.tables import Course, Item, Student
+from workflows import calendar
+from workflows.actors import Actor
+from workflows.errors import InvalidInput, RuleViolation
+from workflows.filetypes import FileRejected, check_file, safe_display_name
+from workflows.policy import MB, FileRule
+from workflows.rules import (EDITABLE_STATES, KIND_LABELS, TITLE_MAX, UPLOADED_STATES, count_items,
+                             guard_version, item_state_label, require_enrolled,
+                             require_enrolled_in, student_side, text_field)
+from workflows.transitions import allowed_events, fire, invalid, record, start
+from workflows.unit_of_work import UnitOfWork, now_or
+
+SLOT_LABELS = {"document": "文件", "media": "影音檔案"}
+PERFORMANCE_CATEGORIES = {
+    "competition": "競賽表現", "certificate": "檢定證照", "volunteer": "志工服務",
+    "cadre": "幹部經歷", "flexible_learning": "彈性學習時間", "group_activity": "團體活動時間",
+    "other": "其他多元表現",
+}
+
+
+@dataclass
+class Upload:
+    """A file as the user sent it. `filename` is for display only, never a path."""
+
+    stream: BinaryIO
+    filename: str
+
+    @classmethod
+    def of(cls, data: bytes, filename: str) -> "Upload":
+        return cls(io.BytesIO(data), filename)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    sha256: str
+    kind: str
+    size: int
+    name: str
+
+
+def _store(uow: UnitOfWork, upload: Upload, rule: FileRule | None, slot: str) -> _Stored:
+    field = slot
+    if rule is None:
+        raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=field)
+    try:
+        stored = uow.files.put(upload.stream, max_bytes=rule.max_bytes)
+    except FileTooLarge as error:
+        raise RuleViolation(
+            f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
+            rule="file_too_large", field=field, limit=rule.max_bytes) from error
+    except StorageError as error:
+        raise RuleViolation(str(error), rule="storage_failed", field=field) from error
+    try:
+        kind = check_file(stored.head, stored.size, stored.tail, rule, slot=slot, field=field)
+    except FileRejected as error:
+        # The bytes may stay in the store unreferenced; fsck reports such orphans.
+        raise RuleViolation(error.message, rule=error.rule, field=field, limit=error.limit) from error
+    return _Stored(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
+
+
+def _attach(item: Item, slot: str, stored: _Stored | None) -> None:
+    setattr(item, f"{slot}_sha256", stored.sha256 if stored else None)
+    setattr(item, f"{slot}_kind", stored.kind if stored else None)
+    setattr(item, f"{slot}_size", stored.size if stored else None)
+    setattr(item, f"{slot}_name", stored.name if stored else None)
+
+
+def _upload_window(uow, item_kind: str, academic_year: int, semester: int, now: datetime, doing: str):
+    if item_kind == "course_outcome":
+        return calendar.require_open(uow, "course_outcome_upload", academic_year, semester, now, doing=doing)
+    return calendar.require_open(uow, "performance_upload", academic_year, 0, now, doing=doing)
+
+
+def _check_cap(uow, student_id: int, kind: str, academic_year: int, semester: int) -> None:
+    policy = uow.policy
+    label = KIND_LABELS[kind]
+    if kind == "course_outcome":
+        used = count_items(uow, student_id, kind, academic_year, UPLOADED_STATES[kind], semester)
+        if used >= policy.outcome_uploads_per_semester:
+            raise RuleViolation(
+                f"{academic_year} 學年度第 {semester} 學期已上傳 {used} 件{label}，"
+                f"已達本校每學期上限 {policy.outcome_uploads_per_semester} 件；請先刪除不需要的草稿。",
+                rule="outcome_uploads_per_semester", field="course_id",
+                limit=policy.outcome_uploads_per_semester)
+        yearly = policy.outcome_uploads_per_year
+    else:
+        yearly = policy.performance_uploads_per_year
+    if yearly is not None:
+        used = count_items(uow, student_id, kind, academic_year, UPLOADED_STATES[kind])
+        if used >= yearly:
+            raise RuleViolation(
+                f"{academic_year} 學年度已上傳 {used} 件{label}，已達本校每學年上限 {yearly} 件。",
+                rule=f"{'outcome' if kind == 'course_outcome' else 'performance'}_uploads_per_year",
+                field="academic_year", limit=yearly)
+
+
+def _texts(uow, kind: str, title: str | None, description: str | None) -> tuple[str, str]:
+    rule = uow.policy.item_rule(kind)
+    return (text_field(title, field="title", label="標題", max_chars=TITLE_MAX, required=True),
+            text_field(description, field="description", label="簡述",
+                       max_chars=rule.description_max_chars, required=False))
+
+
+def _link(uow, kind: str, external_link: str | None) -> str | None:
+    link = (external_link or "").strip() or None
+    if link is None:
+        return None
+    if not uow.policy.item_rule(kind).external_link:
+        raise RuleViolation("此類項目不能附加外部連結。", rule="link_not_allowed", field="external_link")
+    if not link.startswith(("https://", "http://")) or len(link) > 500 or any(c.isspace() for c in link):
+        raise InvalidInput("外部連結須為 http:// 或 https:// 開頭、500 字以內的網址。", field="external_link")
+    return link
+
+
+def upload_course_outcome(uow: UnitOfWork, actor: Actor, *, student_id: int, course_id: int,
+                          title: str, description: str = "", document: Upload | None = None,
+                          media: Upload | None = None, now: datetime | None = None) -> int:
+    """上傳課程學習成果: a new draft for one of the student's courses."""
+    now = now_or(now)
+    actor = student_side(uow, actor, student_id)
+    student = uow.lock_student(student_id)
+    require_enrolled(student, doing="上傳課程學習成果")
+    course = uow.get(Course, course_id, what="課程")
+    require_enrolled_in(uow, student_id, course)
+    _upload_window(uow, "course_outcome", course.academic_year, course.semester, now, "上傳課程學習成果")
+    title, description = _texts(uow, "course_outcome", title, description)
+    if document is None and media is None:
+        raise InvalidInput("課程學習成果至少要有一個文件或影音檔案。", field="document")
+    _check_cap(uow, student_id, "course_outcome", course.academic_year, course.semester)
+    return _create(uow, actor, student, "course_outcome", course.academic_year, course.semester,
+                   course_id=course.id, category=None, title=title, description=description,
+                   external_link=None, document=document, media=media, now=now)
+
+
+def upload_performance(uow: UnitOfWork, actor: Actor, *, student_id: int, academic_year: int,
+                       category: str, title: str, description: str = "",
+                       external_link: str | None = None, document: Upload | None = None,
+                       media: Upload | None = None, now: datetime | None = None) -> int:
+    """上傳多元表現 for an academic year whose performance window is open."""
+    now = now_or(now)
+    actor = student_side(uow, actor, student_id)
+    student = uow.lock_student(student_id)
+    require_enrolled(student, doing="上傳多元表現")
+    if category not in PERFORMANCE_CATEGORIES:
+        raise InvalidInput(f"多元表現類別「{category}」不存在；可選：{'、'.join(PERFORMANCE_CATEGORIES.values())}",
+                           field="category")
+    _upload_window(uow, "performance", academic_year, 0, now, "上傳多元表現")
+    title, description = _texts(uow, "performance", title, description)
+    link = _link(uow, "performance", external_link)
+    if document is None and media is None and link is None:
+        raise InvalidInput("多元表現至少要有證明文件、影音檔案或外部連結其中一項。", field="document")
+    _check_cap(uow, student_id, "performance", academic_year, 0)
+    return _create(uow, actor, student, "performance", academic_year, 0, course_id=None,
+                   category=category, title=title, description=description, external_link=link,
+                   document=document, media=media, now=now)
+
+
+def _create(uow, actor, student: Student, kind, academic_year, semester, *, course_id, category,
+            title, description, external_link, document, media, now) -> int:
+    rule = uow.policy.item_rule(kind)
+    stored = {slot: _store(uow, upload, getattr(rule, slot), slot)
+              for slot, upload in (("document", document), ("media", media)) if upload is not None}
+    item = Item(school_id=uow.school_id, student_id=student.id, kind=kind,
+                academic_year=academic_year, semester=semester, course_id=course_id,
+                category=category, title=title, description=description,
+                external_link=external_link, created_at=now, updated_at=now)
+    for slot in ("document", "media"):
+        _attach(item, slot, stored.get(slot))
+    start(uow.session, item, event="upload", actor=actor, at=now)
+    uow.commit()
+    return item.id
+
+
+_UNCHANGED = object()
+
+
+def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, description=_UNCHANGED,
+              external_link=_UNCHANGED, document: Upload | None | object = _UNCHANGED,
+              media: Upload | None | object = _UNCHANGED, expected_version: int | None = None,
+              now: datetime | None = None) -> Item:
+    """編輯: change text or files while the upload window is open. Passing None for a file slot
+    removes that file. Replacing a certified outcome's file with different content voids the
+    certification (back to draft); the identical file (same hash) keeps it."""
+    now = now_or(now)
+    item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
+    actor = student_side(uow, actor, item.student_id)
+    guard_version(item, expected_version)
+    if item.state not in EDITABLE_STATES[item.kind]:
+        raise RuleViolation(f"目前狀態不能編輯（{_label(item)}）。", rule="not_editable", field="state")
+    _upload_window(uow, item.kind, item.academic_year, item.semester, now, "編輯")
+    rule = uow.policy.item_rule(item.kind)
+    if title is not _UNCHANGED or description is not _UNCHANGED:
+        new_title, new_description = _texts(
+            uow, item.kind, item.title if title is _UNCHANGED else title,
+            item.description if description is _UNCHANGED else description)
+        item.title, item.description = new_title, new_description
+    if external_link is not _UNCHANGED:
+        item.external_link = _link(uow, item.kind, external_link)
+    files_changed = False
+    for slot, upload in (("document", document), ("media", media)):
+        if upload is _UNCHANGED:
+            continue
+        stored = None if upload is None else _store(uow, upload, getattr(rule, slot), slot)
+        if (stored.sha256 if stored else None) != getattr(item, f"{slot}_sha256"):
+            files_changed = True
+        _attach(item, slot, stored)
+    if item.kind == "course_outcome" and item.document_sha256 is None and item.media_sha256 is None:
+        raise InvalidInput("課程學習成果至少要有一個文件或影音檔案。", field="document")
+    item.updated_at = now
+    certified_files = (item.certified_document_sha256, item.certified_media_sha256)
+    if item.state in ("certified", "unselected") and item.kind == "course_outcome" \
+            and files_changed and (item.document_sha256, item.media_sha256) != certified_files:
+        fire(uow.session, item, "void_certification", actor=actor, at=now,
+             reason="學生更換檔案，原認證失效，需重新送出認證")
+        item.certified_by_id = item.certified_at = None
+        item.certified_document_sha256 = item.certified_media_sha256 = None
+    else:
+        record(uow.session, item, event="edit", from_state=item.state, actor=actor, at=now)
+    uow.commit()
+    return item
+
+
+def delete_item(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None,
+                now: datetime | None = None) -> None:
+    """刪除 a draft (or a rejected outcome) while the upload window is open. The row stays, in
+    state deleted, so its history is never lost; it no longer counts against the cap."""
+    now = now_or(now)
+    item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
+    actor = student_side(uow, actor, item.student_id)
+    guard_version(item, expected_version)
+    if "delete" not in {event for event, _ in allowed_events(item)}:
+        raise invalid(item, "delete")
+    _upload_window(uow, item.kind, item.academic_year, item.semester, now, "刪除")
+    fire(uow.session, item, "delete", actor=actor, at=now)
+    item.updated_at = now
+    uow.commit()
+
