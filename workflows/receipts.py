@@ -22,7 +22,8 @@ SUBMISSION_ROLES = (Role.REGISTRY, Role.EQUIPMENT_SECTION, Role.STUDENT_ACTIVITI
 
 
 def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: int,
-                    confirmation_window_id: int, now: datetime | None = None) -> int:
+                    confirmation_window_id: int, student_ids: list[int] | None = None,
+                    now: datetime | None = None) -> int:
     """Mark every selected item of `kind` for `academic_year` as submitted to the central
     database and issue one receipt per student. Returns the number of receipts issued.
     Selections must be frozen (selection window closed) and the confirmation window long enough."""
@@ -38,9 +39,11 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
     if window.kind != "receipt_confirmation" or window.ends_at - window.starts_at < timedelta(days=days):
         raise RuleViolation(f"收訖明細確認期間至少 {days} 日（本校規定；全國規定不得少於 3 日）。",
                             rule="receipt_window_too_short", field="confirmation_window_id", limit=days)
-    items = uow.session.scalars(uow.select(Item).where(
-        Item.kind == kind, Item.academic_year == academic_year, Item.state == "selected")
-        .order_by(Item.student_id, Item.id).with_for_update()).all()
+    query = uow.select(Item).where(Item.kind == kind, Item.academic_year == academic_year,
+                                   Item.state == "selected")
+    if student_ids is not None:  # a batch for some students only (e.g. one grade-12 track)
+        query = query.where(Item.student_id.in_(student_ids))
+    items = uow.session.scalars(query.order_by(Item.student_id, Item.id).with_for_update()).all()
     receipts: dict[int, Receipt] = {}
     for item in items:
         receipt = receipts.get(item.student_id)
@@ -92,3 +95,17 @@ def receipts_of(uow: UnitOfWork, student_id: int) -> list[Receipt]:
     return list(uow.session.scalars(uow.select(Receipt).where(Receipt.student_id == student_id)
                                     .order_by(Receipt.issued_at)))
 
+
+
+def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str,
+            now: datetime | None = None) -> Item:
+    """處理疑義: the responsible office records how a disputed item was settled."""
+    now = now_or(now)
+    if not actor.has(*SUBMISSION_ROLES):
+        raise Forbidden("只有提交負責單位可以處理收訖明細疑義。")
+    note = text_field(note, field="note", label="處理說明", max_chars=REASON_MAX, required=True)
+    item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
+    fire(uow.session, item, "resolve", actor=actor, at=now, reason=note)
+    item.updated_at = now
+    uow.commit()
+    return item
