@@ -35,4 +35,5 @@ def _require_audit(session: Session, _context, _instances) -> None:
             if row not in announced:
                 raise UnauditedStateChange(
                     f"{type(row).__name__} {row.id} changed state without an audit row")
-            announced.discard(row)
+    # Every announcement covers this flush only, whether or not its row changed state.
+    announced.clear()

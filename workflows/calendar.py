@@ -65,6 +65,7 @@ def require_open(uow, kind: str, academic_year: int, semester: int, now: datetim
 def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: int,
                   first_day: date, last_day: date, *, now: datetime) -> Window:
     """Create or move a window: open from 00:00 of first_day to the end of last_day (Taipei)."""
+    uow.require_member(actor)
     if actor.kind == "staff" and not actor.has(*CALENDAR_ROLES):
         raise Forbidden("只有教務處（執行秘書、註冊組）或學校管理者可以設定作業期程。")
     if kind not in WINDOW_KINDS:

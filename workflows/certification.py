@@ -79,6 +79,7 @@ def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, re
                   expected_version: int | None, now: datetime | None) -> Item:
     now = now_or(now)
     item = _outcome(uow, item_id)
+    uow.require_member(actor)
     course = uow.get(Course, item.course_id, what="課程")
     if not (actor.kind == "staff" and actor.id == course.teacher_id):
         # Proxies (代理人) are routed to the absent teacher's items by workflows/proxies (issue 5).

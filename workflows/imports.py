@@ -46,7 +46,8 @@ class ImportResult:
     extra: dict = field(default_factory=dict)
 
 
-def _authorise(actor: Actor, what: str) -> None:
+def _authorise(uow, actor: Actor, what: str) -> None:
+    uow.require_member(actor)
     if actor.kind in ("platform", "system"):
         return
     if not (actor.kind == "staff" and actor.has(*IMPORT_ROLES[what])):
@@ -69,7 +70,7 @@ def _finish(parsed: Parsed, what: str, extra_errors: list[RowError]) -> None:
 
 def import_students(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime | None = None) -> ImportResult:
     now = now_or(now)
-    _authorise(actor, "students")
+    _authorise(uow, actor, "students")
     parsed = parse_students(data)
     existing = {s.student_no: s for s in uow.session.scalars(uow.select(Student))}
     by_national_id = {s.national_id: s for s in existing.values()}
@@ -104,7 +105,7 @@ def import_students(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime
 def import_teachers(uow: UnitOfWork, actor: Actor, data: bytes, *, academic_year: int | None = None,
                     now: datetime | None = None) -> ImportResult:
     now = now_or(now)
-    _authorise(actor, "teachers")
+    _authorise(uow, actor, "teachers")
     year = academic_year or academic_year_of(taipei_date(now))
     parsed = parse_teachers(data)
     _finish(parsed, "teachers", [])
@@ -143,7 +144,7 @@ def _set_homeroom(uow, year: int, class_name: str, staff_id: int) -> None:
 
 def import_courses(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime | None = None) -> ImportResult:
     now = now_or(now)
-    _authorise(actor, "courses")
+    _authorise(uow, actor, "courses")
     parsed = parse_courses(data, school_code=uow.school.code)
     staff = {s.staff_no: s for s in uow.session.scalars(uow.select(Staff))}
     students = {s.student_no: s for s in uow.session.scalars(uow.select(Student))}

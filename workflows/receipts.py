@@ -28,6 +28,7 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
     database and issue one receipt per student. Returns the number of receipts issued.
     Selections must be frozen (selection window closed) and the confirmation window long enough."""
     now = now_or(now)
+    uow.require_member(actor)
     if not (actor.kind == "system" or actor.has(*SUBMISSION_ROLES)):
         raise Forbidden("只有提交負責單位（註冊組、設備組、訓育組）可以提交中央資料庫。")
     selection = calendar.find(uow, "selection", academic_year, 0)
@@ -101,6 +102,7 @@ def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str,
             now: datetime | None = None) -> Item:
     """處理疑義: the responsible office records how a disputed item was settled."""
     now = now_or(now)
+    uow.require_member(actor)
     if not actor.has(*SUBMISSION_ROLES):
         raise Forbidden("只有提交負責單位可以處理收訖明細疑義。")
     note = text_field(note, field="note", label="處理說明", max_chars=REASON_MAX, required=True)

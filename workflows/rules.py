@@ -48,6 +48,7 @@ REASON_MAX = 500
 def student_side(uow, actor: Actor, student_id: int) -> Actor:
     """A student acts on their own items; a guardian (家長或法定代理人) on their child's, where the
     school's policy allows, recorded as on behalf of the student."""
+    uow.require_member(actor)
     if actor.kind == "student" and actor.id == student_id:
         return actor
     if actor.kind == "guardian" and student_id in actor.student_ids:

@@ -11,7 +11,7 @@ from persistence.db import Database
 from persistence.tables import AuditEntry, School
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput, NotFound
-from workflows.policy import Policy, load_policy, policy_to_toml
+from workflows.policy import Policy, check_policy, load_policy, policy_to_toml
 from workflows.unit_of_work import now_or
 
 SCHOOL_CODE = re.compile(r"\d{6}")
@@ -32,7 +32,7 @@ def create_school(db: Database, actor: Actor, *, code: str, name: str, policy: s
         raise InvalidInput(f"學校代碼應為 6 位數字，收到「{code}」。", field="code")
     if not name.strip():
         raise InvalidInput("請填寫學校名稱。", field="name")
-    loaded = policy if isinstance(policy, Policy) else load_policy(policy)
+    loaded = check_policy(policy) if isinstance(policy, Policy) else load_policy(policy)
     with db.session() as session, session.begin():
         existing = session.scalars(select(School).where(School.code == code)).one_or_none()
         if existing is not None:
@@ -51,7 +51,7 @@ def set_policy(db: Database, actor: Actor, school_id: int, policy: str | Policy,
                now: datetime | None = None) -> None:
     _platform_only(actor)
     now = now_or(now)
-    loaded = policy if isinstance(policy, Policy) else load_policy(policy)
+    loaded = check_policy(policy) if isinstance(policy, Policy) else load_policy(policy)
     with db.session() as session, session.begin():
         school = session.get(School, school_id)
         if school is None:

@@ -10,7 +10,7 @@ from persistence.audit_guard import announce
 from persistence.tables import AuditEntry, Item, Receipt
 from states import MACHINES, event_label, state_ids, state_label
 from workflows.actors import Actor
-from workflows.errors import CorruptState, InvalidTransition
+from workflows.errors import CorruptState, InvalidTransition, NotFound
 
 
 def machine_class(row: Item | Receipt) -> type[StateMachine]:
@@ -47,6 +47,8 @@ def item_file_hash(item: Item) -> str | None:
 def record(session, row: Item | Receipt, *, event: str, from_state: str | None, actor: Actor,
            at: datetime, reason: str | None = None, file_hash: str | None = None) -> AuditEntry:
     """Append the audit row for a change of `row` (state change or not)."""
+    if actor.school_id is not None and actor.school_id != row.school_id:
+        raise NotFound("找不到資料：只能處理自己學校的資料。")
     announce(session, row)
     if row.id is None:
         session.flush()

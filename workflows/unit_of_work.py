@@ -20,7 +20,7 @@ from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Staff, StaffRole, Student
 from workflows.actors import Actor
-from workflows.errors import Conflict, NotFound
+from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.policy import Policy, parse_policy
 from workflows.roles import Role
 
@@ -106,6 +106,15 @@ class UnitOfWork:
         return parse_policy(self.school.policy_toml, source=f"school {self.school.code}")
 
     # -- who is acting ------------------------------------------------------------------------
+
+    def require_member(self, actor: Actor) -> Actor:
+        """A school-bound actor acts only in its own school; the platform and the scheduler have
+        no school. Answers NotFound, as for any other school's data."""
+        if actor.school_id is not None and actor.school_id != self.school_id:
+            raise NotFound("找不到資料：只能處理自己學校的資料。")
+        if actor.school_id is None and actor.kind not in ("platform", "system"):
+            raise Forbidden("無法確認操作者所屬的學校。")
+        return actor
 
     def student_actor(self, student_id: int) -> Actor:
         student = self.get(Student, student_id, what="學生")

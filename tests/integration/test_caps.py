@@ -164,8 +164,6 @@ def test_performance_selections_hold_exactly_at_the_cap(world):
     assert count(world, "performance", states=selected) == cap
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/schools.py create_school stores a Policy object "
-                   "without validating it (only preset names / files go through parse_policy)")
 @pytest.mark.parametrize("change", [{"outcome_selections_per_year": 7},
                                     {"performance_selections_per_year": 11}])
 def test_a_school_cannot_be_created_with_selections_above_the_national_limit(db, files, change):
