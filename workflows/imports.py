@@ -62,6 +62,19 @@ def _audit(uow, actor: Actor, what: str, result: ImportResult, now: datetime) ->
         reason=f"新增 {result.added}、更新 {result.updated}"))
 
 
+def _existing_or_new(uow, existing: dict, key: str, result: ImportResult, make):
+    """People are matched by their school number: update the one there, or add a new one."""
+    row = existing.get(key)
+    if row is None:
+        row = make()
+        uow.session.add(row)
+        existing[key] = row
+        result.added += 1
+    else:
+        result.updated += 1
+    return row
+
+
 def _finish(parsed: Parsed, what: str, extra_errors: list[RowError]) -> None:
     errors = sorted([*parsed.errors, *extra_errors], key=lambda e: (e.line, e.field))
     if errors:
@@ -82,13 +95,8 @@ def import_students(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime
     _finish(parsed, "students", errors)
     result = ImportResult()
     for row in parsed.rows:
-        student = existing.get(row.student_no)
-        if student is None:
-            student = Student(school_id=uow.school_id, student_no=row.student_no)
-            uow.session.add(student)
-            result.added += 1
-        else:
-            result.updated += 1
+        student = _existing_or_new(uow, existing, row.student_no, result,
+                                   lambda: Student(school_id=uow.school_id, student_no=row.student_no))
         student.national_id, student.birth_date, student.name = row.national_id, row.birth_date, row.name
         student.class_name, student.grade = row.class_name, row.grade
         student.division, student.status = row.division.value, row.status.value
@@ -112,13 +120,8 @@ def import_teachers(uow: UnitOfWork, actor: Actor, data: bytes, *, academic_year
     existing = {s.staff_no: s for s in uow.session.scalars(uow.select(Staff))}
     result = ImportResult()
     for row in parsed.rows:
-        staff = existing.get(row.staff_no)
-        if staff is None:
-            staff = Staff(school_id=uow.school_id, staff_no=row.staff_no)
-            uow.session.add(staff)
-            result.added += 1
-        else:
-            result.updated += 1
+        staff = _existing_or_new(uow, existing, row.staff_no, result,
+                                 lambda: Staff(school_id=uow.school_id, staff_no=row.staff_no))
         staff.name, staff.email, staff.division = row.name, row.email, row.division.value
         staff.external, staff.active = row.external, True
         uow.session.flush()

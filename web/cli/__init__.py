@@ -52,7 +52,23 @@ pass_context = click.make_pass_decorator(Context)
               help="檔案儲存目錄（預設 instance/files）。")
 @click.pass_context
 def main(ctx: click.Context, db_url: str | None, data_dir: str | None) -> None:
+    _log_without_id_numbers()
     ctx.obj = Context(db_url, data_dir)
+
+
+def _log_without_id_numbers() -> None:
+    """ID numbers (身分證號) never reach a log line, whatever logs them."""
+    import logging
+
+    from workflows.personal_data import RedactNationalIds
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactNationalIds())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    if not any(isinstance(f, RedactNationalIds) for h in root.handlers for f in h.filters):
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
 
 
 def run(action):
@@ -141,7 +157,8 @@ def calendar_set(ctx, school_code, kind, academic_year, semester, first_day, las
         with ctx.school_uow(school_code) as uow:
             if kind == "course_outcome_upload":
                 windows = school_calendar.define_outcome_windows(
-                    uow, OPERATOR, academic_year, semester, first_day.date(), last_day.date(), now=_now())
+                    uow, OPERATOR, academic_year, semester, first_day.date(), last_day.date(),
+                    now=_now())
             else:
                 windows = (school_calendar.define_window(uow, OPERATOR, kind, academic_year, semester,
                                                          first_day.date(), last_day.date(), now=_now()),)
