@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
 
 from persistence.tables import WINDOW_KINDS, AuditEntry, Window
 from workflows.actors import Actor

@@ -199,7 +199,7 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
     actor = student_side(uow, actor, item.student_id)
     guard_version(item, expected_version)
     if item.state not in EDITABLE_STATES[item.kind]:
-        raise RuleViolation(f"目前狀態不能編輯（{_label(item)}）。", rule="not_editable", field="state")
+        raise RuleViolation(f"目前狀態不能編輯（{item_state_label(item)}）。", rule="not_editable", field="state")
     _upload_window(uow, item.kind, item.academic_year, item.semester, now, "編輯")
     rule = uow.policy.item_rule(item.kind)
     if title is not _UNCHANGED or description is not _UNCHANGED:

@@ -211,3 +211,13 @@ def test_submission_waits_for_the_selection_window_to_close(world):
         world.run(receipts.submit_selected, world.staff(), kind="course_outcome", academic_year=YEAR,
                   confirmation_window_id=world.receipt_window_id, now=IN_SELECTION)
     assert refused.value.rule == "selection_still_open"
+
+
+def test_an_item_waiting_for_certification_cannot_be_edited(world):
+    item_id = world.upload()
+    world.run(certification.submit, world.student(), item_id, now=IN_UPLOAD)
+    with pytest.raises(RuleViolation) as refused:
+        world.run(edit_item, world.student(), item_id, title="改標題", now=IN_UPLOAD)
+    assert refused.value.rule == "not_editable"
+    assert "已送出認證" in refused.value.message
+    assert item(world, item_id).title == "作品"
