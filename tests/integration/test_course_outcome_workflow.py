@@ -221,3 +221,44 @@ def test_an_item_waiting_for_certification_cannot_be_edited(world):
     assert refused.value.rule == "not_editable"
     assert "已送出認證" in refused.value.message
     assert item(world, item_id).title == "作品"
+
+
+def items_count(world) -> int:
+    from sqlalchemy import func
+
+    with world.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(Item))
+
+
+def test_a_renamed_executable_is_refused_and_nothing_is_recorded(world):
+    with pytest.raises(RuleViolation) as refused:
+        world.upload(data=samples.exe())
+    assert refused.value.rule == "kind_not_allowed" and refused.value.field == "document"
+    assert "執行檔" in refused.value.message and "pdf" in refused.value.message
+    assert items_count(world) == 0
+
+
+def test_a_file_over_the_policy_limit_is_refused_before_it_is_stored(world):
+    limit = 4 * 1024 * 1024  # xinzhuang: course outcome documents up to 4 MB
+    world.upload(data=samples.big(limit), title="剛好")
+    with pytest.raises(RuleViolation) as refused:
+        world.upload(data=samples.big(limit + 1), title="太大")
+    assert refused.value.rule == "file_too_large" and refused.value.limit == limit
+    assert "4 MB" in refused.value.message
+    assert items_count(world) == 1
+    assert not list((world.files.root / "tmp").glob("*"))  # no half-written file left behind
+
+
+def test_a_performance_takes_a_link_and_refuses_a_bad_one(world):
+    from workflows.uploads import upload_performance
+
+    student = world.student()
+    with world.uow() as uow:
+        item_id = upload_performance(uow, student, student_id=world.student_ids[0], academic_year=YEAR,
+                                     category="volunteer", title="淨灘志工",
+                                     external_link="https://example.org/certificate/1", now=IN_UPLOAD)
+    assert item(world, item_id).state == "uploaded"
+    with world.uow() as uow, pytest.raises(InvalidInput) as refused:
+        upload_performance(uow, student, student_id=world.student_ids[0], academic_year=YEAR,
+                           category="volunteer", title="連結", external_link="javascript:alert(1)", now=IN_UPLOAD)
+    assert refused.value.field == "external_link"
