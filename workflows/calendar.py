@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 
-from persistence.tables import WINDOW_KINDS, AuditEntry, Window
+from persistence.tables import WINDOW_KINDS, Window
 from workflows.actors import Actor
 from workflows.clock import add_working_days, end_of_day, format_deadline, format_taipei, start_of_day
 from workflows.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.roles import Role
+from workflows.transitions import note
 
 WINDOW_LABELS = {
     "course_outcome_upload": "課程學習成果上傳",
@@ -45,11 +46,21 @@ def require_open(uow, kind: str, academic_year: int, semester: int, now: datetim
                  *, doing: str) -> Window:
     """The window, if `now` is inside it; otherwise a RuleViolation saying when it is/was."""
     window = find(uow, kind, academic_year, semester)
-    label = WINDOW_LABELS[kind]
-    period = f"{academic_year} 學年度" + (f"第 {semester} 學期" if semester else "")
     if window is None:
-        raise RuleViolation(f"{period}{label}期間尚未公告，目前不能{doing}。",
-                            rule="window_not_defined", field="window", window=kind)
+        raise RuleViolation(f"{_period(academic_year, semester)}{WINDOW_LABELS[kind]}期間尚未公告，"
+                            f"目前不能{doing}。", rule="window_not_defined", field="window", window=kind)
+    return require_inside(window, now, doing=doing)
+
+
+def _period(academic_year: int, semester: int) -> str:
+    return f"{academic_year} 學年度" + (f"第 {semester} 學期" if semester else "")
+
+
+def require_inside(window: Window, now: datetime, *, doing: str) -> Window:
+    """`window` itself if `now` is inside it; otherwise a RuleViolation saying when it is/was."""
+    kind = window.kind
+    label = WINDOW_LABELS[kind]
+    period = _period(window.academic_year, window.semester)
     if now < window.starts_at:
         raise RuleViolation(f"{period}{label}期間自 {format_taipei(window.starts_at)} 開始，"
                             f"目前還不能{doing}。", rule="window_not_open", field="window",
@@ -86,11 +97,10 @@ def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: in
         before = f"{window.starts_at.isoformat()}/{window.ends_at.isoformat()}"
         window.starts_at, window.ends_at = starts_at, ends_at
     uow.session.flush()
-    uow.session.add(AuditEntry(
-        school_id=uow.school_id, subject_kind="window", subject_id=window.id, event="define_window",
-        from_state=before, to_state=f"{starts_at.isoformat()}/{ends_at.isoformat()}",
-        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, at=now,
-        reason=f"{academic_year}-{semester} {WINDOW_LABELS[kind]}"))
+    note(uow.session, school_id=uow.school_id, subject_kind="window", subject_id=window.id,
+         event="define_window", from_state=before,
+         to_state=f"{starts_at.isoformat()}/{ends_at.isoformat()}", actor=actor, at=now,
+         reason=f"{academic_year}-{semester} {WINDOW_LABELS[kind]}")
     return window
 
 

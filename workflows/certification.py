@@ -13,7 +13,7 @@ from workflows import calendar
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.rules import REASON_MAX, guard_version, student_side, text_field
-from workflows.transitions import allowed_events, fire, invalid
+from workflows.transitions import fire, require_allowed
 from workflows.unit_of_work import UnitOfWork, now_or
 
 
@@ -30,8 +30,7 @@ def _student_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, doing
     item = _outcome(uow, item_id)
     actor = student_side(uow, actor, item.student_id)
     guard_version(item, expected_version)
-    if event not in {event_id for event_id, _ in allowed_events(item)}:
-        raise invalid(item, event)
+    require_allowed(item, event)
     if event == "resubmit":
         _require_student_part_of_window(uow, item, now)
     else:
@@ -85,8 +84,7 @@ def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, re
         # Proxies (代理人) are routed to the absent teacher's items by workflows/proxies (issue 5).
         raise Forbidden(f"只有「{course.name}」的任課教師可以認證這項成果。")
     guard_version(item, expected_version)
-    if event not in {event_id for event_id, _ in allowed_events(item)}:
-        raise invalid(item, event)
+    require_allowed(item, event)
     calendar.require_open(uow, "certification", item.academic_year, item.semester, now,
                           doing="認證" if event == "certify" else "退回")
     fire(uow.session, item, event, actor=actor, at=now, reason=reason)

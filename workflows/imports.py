@@ -11,12 +11,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from persistence.tables import AuditEntry, Course, Enrolment, SchoolClass, Staff, StaffRole, Student
+from persistence.tables import Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from workflows.actors import Actor
 from workflows.clock import academic_year_of, taipei_date
 from workflows.csv_rows import (Parsed, RowError, parse_courses, parse_students, parse_teachers)
 from workflows.errors import DomainError, Forbidden
 from workflows.roles import DEPARTED_STATUSES, Role
+from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork, now_or
 
 IMPORT_ROLES = {
@@ -56,10 +57,8 @@ def _authorise(uow, actor: Actor, what: str) -> None:
 
 
 def _audit(uow, actor: Actor, what: str, result: ImportResult, now: datetime) -> None:
-    uow.session.add(AuditEntry(
-        school_id=uow.school_id, subject_kind="import", subject_id=0, event=f"import_{what}",
-        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, at=now,
-        reason=f"新增 {result.added}、更新 {result.updated}"))
+    note(uow.session, school_id=uow.school_id, subject_kind="import", subject_id=0,
+         event=f"import_{what}", actor=actor, at=now, reason=f"新增 {result.added}、更新 {result.updated}")
 
 
 def _existing_or_new(uow, existing: dict, key: str, result: ImportResult, make):

@@ -13,7 +13,8 @@ from persistence.tables import Item, Receipt, Window
 from workflows import calendar
 from workflows.actors import Actor
 from workflows.errors import Forbidden, RuleViolation
-from workflows.rules import KIND_LABELS, REASON_MAX, student_side, text_field
+from workflows.policy import KIND_LABELS
+from workflows.rules import REASON_MAX, student_side, text_field
 from workflows.roles import Role
 from workflows.transitions import fire, start
 from workflows.unit_of_work import UnitOfWork, now_or
@@ -67,9 +68,7 @@ def _answer(uow: UnitOfWork, actor: Actor, receipt_id: int, event: str, item_eve
     receipt = uow.get(Receipt, receipt_id, for_update=True, what="收訖明細")
     actor = student_side(uow, actor, receipt.student_id)
     window = uow.get(Window, receipt.window_id, what="收訖明細確認期間")
-    if not calendar.is_open(window, now):
-        calendar.require_open(uow, window.kind, window.academic_year, window.semester, now,
-                              doing="確認收訖明細" if event == "confirm" else "提出疑義")
+    calendar.require_inside(window, now, doing="確認收訖明細" if event == "confirm" else "提出疑義")
     fire(uow.session, receipt, event, actor=actor, at=now, reason=reason)
     receipt.closed_at, receipt.reason = now, reason
     for item in uow.session.scalars(uow.select(Item).where(Item.receipt_id == receipt.id)

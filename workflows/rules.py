@@ -7,13 +7,12 @@ from collections import deque
 
 from sqlalchemy import func, select
 
-from persistence.tables import Course, Enrolment, Item, Student
+from persistence.tables import ITEM_KINDS, Course, Enrolment, Item, Student
 from states import MACHINES, edges, state_ids, state_label
 from workflows.actors import Actor, OnBehalf
 from workflows.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from workflows.roles import EnrolmentStatus
 
-KIND_LABELS = {"course_outcome": "課程學習成果", "performance": "多元表現"}
 
 
 def _downstream(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
@@ -31,9 +30,9 @@ def _downstream(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
 
 # An item counts as selected from `selected` on, through submission and receipt; un-selecting
 # is the only way back out.
-SELECTED_STATES = {kind: _downstream(kind, "selected", skipping={"unselect"}) for kind in KIND_LABELS}
+SELECTED_STATES = {kind: _downstream(kind, "selected", skipping={"unselect"}) for kind in ITEM_KINDS}
 # Every upload counts against the upload cap until it is deleted.
-UPLOADED_STATES = {kind: state_ids(MACHINES[kind]) - {"deleted"} for kind in KIND_LABELS}
+UPLOADED_STATES = {kind: state_ids(MACHINES[kind]) - {"deleted"} for kind in ITEM_KINDS}
 # Where the student may still change files and text (with the upload window open). A change of
 # file on a certified outcome voids the certification (event void_certification).
 EDITABLE_STATES = {

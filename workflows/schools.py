@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from persistence.db import Database
-from persistence.tables import AuditEntry, School
+from persistence.tables import School
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.policy import Policy, check_policy, load_policy, policy_to_toml
+from workflows.transitions import note
 from workflows.unit_of_work import now_or
 
 SCHOOL_CODE = re.compile(r"\d{6}")
@@ -41,9 +42,8 @@ def create_school(db: Database, actor: Actor, *, code: str, name: str, policy: s
                         policy_toml=policy_to_toml(loaded), created_at=now)
         session.add(school)
         session.flush()
-        session.add(AuditEntry(school_id=school.id, subject_kind="school", subject_id=school.id,
-                               event="create_school", to_state=loaded.name, actor_kind=actor.kind,
-                               actor_id=actor.id, actor_name=actor.name, at=now))
+        note(session, school_id=school.id, subject_kind="school", subject_id=school.id,
+             event="create_school", to_state=loaded.name, actor=actor, at=now)
         return school.id
 
 
@@ -58,9 +58,8 @@ def set_policy(db: Database, actor: Actor, school_id: int, policy: str | Policy,
             raise NotFound(f"找不到學校（編號 {school_id}）")
         before = school.policy_name
         school.policy_name, school.policy_toml = loaded.name, policy_to_toml(loaded)
-        session.add(AuditEntry(school_id=school.id, subject_kind="school", subject_id=school.id,
-                               event="set_policy", from_state=before, to_state=loaded.name,
-                               actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name, at=now))
+        note(session, school_id=school.id, subject_kind="school", subject_id=school.id,
+             event="set_policy", from_state=before, to_state=loaded.name, actor=actor, at=now)
 
 
 def school_by_code(db: Database, code: str) -> School:

@@ -9,8 +9,9 @@ from persistence.tables import Item
 from workflows import calendar
 from workflows.actors import Actor
 from workflows.errors import RuleViolation
-from workflows.rules import KIND_LABELS, SELECTED_STATES, count_items, guard_version, student_side
-from workflows.transitions import allowed_events, fire, invalid
+from workflows.policy import KIND_LABELS
+from workflows.rules import SELECTED_STATES, count_items, guard_version, student_side
+from workflows.transitions import fire, require_allowed
 from workflows.unit_of_work import UnitOfWork, now_or
 
 
@@ -21,11 +22,10 @@ def _move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, expected_v
     uow.lock_student(probe.student_id)
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
     guard_version(item, expected_version)
-    if event not in {event_id for event_id, _ in allowed_events(item)}:
-        if event == "select" and item.kind == "course_outcome" and item.state in ("draft", "submitted", "rejected"):
-            raise RuleViolation("只有認證通過的課程學習成果可以勾選。", rule="select_requires_certified",
-                                field="state")
-        raise invalid(item, event)
+    if event == "select" and item.kind == "course_outcome" and item.state in ("draft", "submitted", "rejected"):
+        raise RuleViolation("只有認證通過的課程學習成果可以勾選。", rule="select_requires_certified",
+                            field="state")
+    require_allowed(item, event)
     calendar.require_open(uow, "selection", item.academic_year, 0, now,
                           doing="勾選" if event == "select" else "取消勾選")
     if event == "select":

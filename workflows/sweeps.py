@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, insert, literal, select, text, update
 from persistence.tables import AuditEntry, Item, Receipt, Window
 from states import MACHINES, sources_of
 from workflows.actors import Actor, system
+from workflows.transitions import item_file_hash_sql
 from workflows.unit_of_work import UnitOfWork
 
 
@@ -35,14 +36,16 @@ def _serialise(uow: UnitOfWork, name: str) -> None:
         uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _window_closed(kind: str, now: datetime, *, semester_column=None, year_column, window_id_column=None):
-    conditions = [Window.school_id == Item.school_id if window_id_column is None else Window.id == window_id_column,
-                  Window.kind == kind, Window.ends_at <= now]
-    if window_id_column is None:
-        conditions.append(Window.academic_year == year_column)
-        if semester_column is not None:
-            conditions.append(Window.semester == semester_column)
-    return exists(select(1).where(and_(*conditions)))
+def _item_window_closed(kind: str, now: datetime):
+    """The item's own window (its school, year and semester) of `kind` has closed by `now`."""
+    return exists(select(1).where(
+        Window.school_id == Item.school_id, Window.kind == kind, Window.academic_year == Item.academic_year,
+        Window.semester == Item.semester, Window.ends_at <= now))
+
+
+def _receipt_window_closed(now: datetime):
+    """The receipt's confirmation window has closed by `now`."""
+    return exists(select(1).where(Window.id == Receipt.window_id, Window.ends_at <= now))
 
 
 def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, actor: Actor, now: datetime,
@@ -54,7 +57,7 @@ def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, actor:
             model.school_id, subject_kind, model.id, model.student_id, literal(event),
             model.state, literal(target), literal(actor.kind), literal(actor.id), literal(actor.name),
             literal(now, AuditEntry.at.type), literal(reason),
-            *([model.document_sha256] if model is Item else [literal(None)])).where(where)
+            item_file_hash_sql() if model is Item else literal(None)).where(where)
         uow.session.execute(insert(AuditEntry).from_select(
             ["school_id", "subject_kind", "subject_id", "student_id", "event", "from_state", "to_state",
              "actor_kind", "actor_id", "actor_name", "at", "reason", "file_hash"], audit_rows))
@@ -67,8 +70,7 @@ def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, actor:
 
 def lock_drafts(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the students' upload window, course-outcome drafts lock (逾期未送出)."""
-    closed = _window_closed("course_outcome_upload", now, year_column=Item.academic_year,
-                            semester_column=Item.semester)
+    closed = _item_window_closed("course_outcome_upload", now)
     return _move(uow, Item, "course_outcome", "lock", and_(Item.kind == "course_outcome", closed),
                  actor=actor or system(), now=now, reason="學生上傳期間截止，草稿鎖定",
                  subject_kind=Item.kind, extra_values={"updated_at": now})
@@ -76,8 +78,7 @@ def lock_drafts(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> i
 
 def expire_certification(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the certification window, items still waiting are not certified in time."""
-    closed = _window_closed("certification", now, year_column=Item.academic_year,
-                            semester_column=Item.semester)
+    closed = _item_window_closed("certification", now)
     return _move(uow, Item, "course_outcome", "expire_certification",
                  and_(Item.kind == "course_outcome", closed), actor=actor or system(), now=now,
                  reason="認證期間截止，教師未完成認證", subject_kind=Item.kind,
@@ -89,12 +90,10 @@ def deem_confirmed(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -
     deemed confirmed (逾期視為確認), and so are its items. Returns the receipts deemed."""
     actor = actor or system()
     reason = "確認期間截止，逾期視為確認（排程器，於截止時）"
-    receipt_closed = _window_closed("receipt_confirmation", now, year_column=None,
-                                    window_id_column=Receipt.window_id)
+    receipt_closed = _receipt_window_closed(now)
     # Items first, while their receipts are still "issued": that is how we find them.
     open_receipt = exists(select(1).where(Receipt.id == Item.receipt_id, Receipt.state == "issued",
-                                          _window_closed("receipt_confirmation", now, year_column=None,
-                                                         window_id_column=Receipt.window_id)))
+                                          receipt_closed))
     for kind in ("course_outcome", "performance"):
         _move(uow, Item, kind, "deem_confirmed", and_(Item.kind == kind, open_receipt), actor=actor,
               now=now, reason=reason, subject_kind=Item.kind, extra_values={"updated_at": now})

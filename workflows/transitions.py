@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import and_, case, func, literal
 from statemachine import StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -38,10 +39,45 @@ def invalid(row: Item | Receipt, event: str) -> InvalidTransition:
                              event_label=event_label(machine, event), allowed=allowed_events(row))
 
 
+def require_allowed(row: Item | Receipt, event: str) -> None:
+    """Refuse an event the diagram does not allow from the row's state before any other rule is
+    checked, so the user hears about the state first."""
+    if event not in {event_id for event_id, _ in allowed_events(row)}:
+        raise invalid(row, event)
+
+
 def item_file_hash(item: Item) -> str | None:
+    """How an audit row names an item's files: "document=<sha256>;media=<sha256>"."""
     parts = [f"{slot}={digest}" for slot, digest in
              (("document", item.document_sha256), ("media", item.media_sha256)) if digest]
     return ";".join(parts) or None
+
+
+def item_file_hash_sql():
+    """The same as item_file_hash, as an SQL expression for set-based sweeps."""
+    document, media = Item.document_sha256, Item.media_sha256
+    return func.nullif(
+        case((document.is_not(None), literal("document=") + document), else_=literal(""))
+        + case((and_(document.is_not(None), media.is_not(None)), literal(";")), else_=literal(""))
+        + case((media.is_not(None), literal("media=") + media), else_=literal("")), "")
+
+
+def note(session, *, school_id: int, subject_kind: str, subject_id: int, event: str, actor: Actor,
+         at: datetime, from_state: str | None = None, to_state: str | None = None,
+         reason: str | None = None, student_id: int | None = None,
+         file_hash: str | None = None) -> AuditEntry:
+    """Append one audit row. Items and receipts go through `record`; schools, windows and
+    imports call this directly."""
+    entry = AuditEntry(
+        school_id=school_id, subject_kind=subject_kind, subject_id=subject_id, student_id=student_id,
+        event=event, from_state=from_state, to_state=to_state,
+        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
+        on_behalf_kind=actor.on_behalf.kind if actor.on_behalf else None,
+        on_behalf_id=actor.on_behalf.id if actor.on_behalf else None,
+        on_behalf_name=actor.on_behalf.name if actor.on_behalf else None,
+        at=at, reason=reason, file_hash=file_hash)
+    session.add(entry)
+    return entry
 
 
 def record(session, row: Item | Receipt, *, event: str, from_state: str | None, actor: Actor,
@@ -52,20 +88,12 @@ def record(session, row: Item | Receipt, *, event: str, from_state: str | None, 
     announce(session, row)
     if row.id is None:
         session.flush()
-    entry = AuditEntry(
-        school_id=row.school_id,
-        subject_kind="receipt" if isinstance(row, Receipt) else row.kind,
-        subject_id=row.id, student_id=row.student_id, event=event,
-        from_state=from_state, to_state=row.state,
-        actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
-        on_behalf_kind=actor.on_behalf.kind if actor.on_behalf else None,
-        on_behalf_id=actor.on_behalf.id if actor.on_behalf else None,
-        on_behalf_name=actor.on_behalf.name if actor.on_behalf else None,
-        at=at, reason=reason,
-        file_hash=file_hash if file_hash is not None else (
-            item_file_hash(row) if isinstance(row, Item) else None))
-    session.add(entry)
-    return entry
+    return note(session, school_id=row.school_id,
+                subject_kind="receipt" if isinstance(row, Receipt) else row.kind,
+                subject_id=row.id, student_id=row.student_id, event=event,
+                from_state=from_state, to_state=row.state, actor=actor, at=at, reason=reason,
+                file_hash=file_hash if file_hash is not None else (
+                    item_file_hash(row) if isinstance(row, Item) else None))
 
 
 def fire(session, row: Item | Receipt, event: str, *, actor: Actor, at: datetime,

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,6 +20,7 @@ from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Staff, StaffRole, Student
 from workflows.actors import Actor
+from workflows.clock import utc_now
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.policy import Policy, parse_policy
 from workflows.roles import Role
@@ -132,9 +133,4 @@ def _is_serialisation_failure(error: OperationalError) -> bool:
 
 
 def now_or(now: datetime | None) -> datetime:
-    from workflows.clock import utc_now
-
     return now or utc_now()
-
-
-__all__ = ["UnitOfWork", "prepare", "now_or", "IntegrityError"]

@@ -15,15 +15,14 @@ from persistence.tables import Course, Item, Student
 from workflows import calendar
 from workflows.actors import Actor
 from workflows.errors import InvalidInput, RuleViolation
-from workflows.filetypes import FileRejected, check_file, safe_display_name
-from workflows.policy import MB, FileRule
-from workflows.rules import (EDITABLE_STATES, KIND_LABELS, TITLE_MAX, UPLOADED_STATES, count_items,
+from workflows.filetypes import SLOT_LABELS, FileRejected, check_file, safe_display_name
+from workflows.policy import KIND_LABELS, MB, FileRule
+from workflows.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, count_items,
                              guard_version, item_state_label, require_enrolled,
                              require_enrolled_in, student_side, text_field)
-from workflows.transitions import allowed_events, fire, invalid, record, start
+from workflows.transitions import fire, record, require_allowed, start
 from workflows.unit_of_work import UnitOfWork, now_or
 
-SLOT_LABELS = {"document": "文件", "media": "影音檔案"}
 PERFORMANCE_CATEGORIES = {
     "competition": "競賽表現", "certificate": "檢定證照", "volunteer": "志工服務",
     "cadre": "幹部經歷", "flexible_learning": "彈性學習時間", "group_activity": "團體活動時間",
@@ -241,8 +240,7 @@ def delete_item(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
     actor = student_side(uow, actor, item.student_id)
     guard_version(item, expected_version)
-    if "delete" not in {event for event, _ in allowed_events(item)}:
-        raise invalid(item, "delete")
+    require_allowed(item, "delete")
     _upload_window(uow, item.kind, item.academic_year, item.semester, now, "刪除")
     fire(uow.session, item, "delete", actor=actor, at=now)
     item.updated_at = now

@@ -101,3 +101,15 @@ def test_two_sweeps_at_once_move_and_audit_each_row_once(db, files):
     assert not errors
     assert sorted(results) == [0, 3]
     assert audit_count(world, "lock") == 3
+
+
+def test_a_sweep_names_the_files_as_every_other_audit_row_does(db, files):
+    world = World(db, files)
+    draft = world.upload()
+    with world.uow() as uow:
+        sweeps.run_all(uow, AFTER_CERTIFICATION)
+        rows = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject_id == draft,
+                                                            AuditEntry.subject_kind == "course_outcome")
+                                   .order_by(AuditEntry.id)).all()
+    assert [r.event for r in rows] == ["upload", "lock"]
+    assert rows[1].file_hash == rows[0].file_hash and rows[0].file_hash.startswith("document=")
