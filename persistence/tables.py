@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey,
-                        ForeignKeyConstraint, Index, Integer, MetaData, String, Text,
-                        TypeDecorator, UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey,
+                        ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, TypeDecorator, Unicode, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from states import MACHINES, state_ids
@@ -125,6 +125,7 @@ class Student(SchoolScoped, Base):
     division: Mapped[str] = mapped_column(String(12), default="day")
     status: Mapped[str] = mapped_column(String(20), default="enrolled")
     guardian_name: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
     mailing_address: Mapped[str | None] = mapped_column(String(200))
     departed_on: Mapped[date | None] = mapped_column(Date)
 
@@ -284,3 +285,80 @@ class AuditEntry(SchoolScoped, Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     file_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "no_address")
+
+
+class OutboxMessage(SchoolScoped, Base):
+    """A message to one person (reminder, report, notice), written by a sweep in the sweep's own
+    transaction and delivered later (workflows/outbox.py). The unique key is "once per person,
+    deadline and kind": a moved deadline is a new key, so a new message goes.
+
+    `status` is a delivery status, not a workflow state: pending → sending → sent, or back to
+    pending with a later `next_attempt_at` after a failed attempt, failed after the last one;
+    no_address when the person has no e-mail (the pages show it instead)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("school_id", "kind", "recipient_kind", "recipient_id",
+                                       "window_id", "due_at"),
+                      _school_fk(["window_id"], "windows"),
+                      CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+                      CheckConstraint("recipient_kind IN ('student', 'staff')", name="recipient_kind"),
+                      Index("ix_outbox_status_next", "status", "next_attempt_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient_kind: Mapped[str] = mapped_column(String(16))
+    recipient_id: Mapped[int] = mapped_column(Integer)
+    recipient_name: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(200))
+    window_id: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the boundary the message is about
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeadlineRun(SchoolScoped, Base):
+    """The ledger of one-shot effects at a window boundary (e.g. the selection freeze): one row
+    per (window, effect, boundary), so each fires once however often or concurrently sweeps run;
+    a moved boundary is a new row."""
+
+    __tablename__ = "deadline_runs"
+    __table_args__ = (UniqueConstraint("school_id", "window_id", "effect", "due_at"),
+                      _school_fk(["window_id"], "windows"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    window_id: Mapped[int] = mapped_column(Integer)
+    effect: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FileDeletion(Base):
+    """A stored file whose rows were purged (retention ended), waiting to be removed from the
+    store. Not school-scoped: the content-addressed store is shared, so the file goes only if no
+    row of any school still points at it (workflows/retention.py)."""
+
+    __tablename__ = "file_deletions"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+
+
+# APScheduler's job store (scheduler/), in the same database. Alembic creates it, so the schema
+# has one owner; the layout is APScheduler 3's SQLAlchemyJobStore table.
+scheduler_jobs = Table(
+    "apscheduler_jobs", Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -4,8 +4,7 @@ Answers every "until when" question of the workflows; the policy answers "how ma
 """
 from __future__ import annotations
 
-from datetime import date, datetime
-
+from datetime import date, datetime, timedelta
 
 from persistence.tables import WINDOW_KINDS, Window
 from workflows.actors import Actor
@@ -72,6 +71,18 @@ def require_inside(window: Window, now: datetime, *, doing: str) -> Window:
     return window
 
 
+def require_confirmation_days(uow, starts_at: datetime, ends_at: datetime, *, field: str) -> None:
+    """A receipt confirmation period (收訖明細確認期間) of at least the policy's days (national
+    rule: at least 3). `starts_at` is when students can begin to confirm."""
+    days = uow.policy.receipt_confirmation_days
+    if ends_at - starts_at < timedelta(days=days):
+        have = (ends_at - starts_at) / timedelta(days=1)
+        raise RuleViolation(
+            f"收訖明細確認期間自 {format_taipei(starts_at)} 至 {format_deadline(ends_at)}，只有 {have:g} 日，"
+            f"少於本校規定的 {days} 日（全國規定不得少於 3 日）。", rule="receipt_window_too_short",
+            field=field, limit=days)
+
+
 def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: int,
                   first_day: date, last_day: date, *, now: datetime) -> Window:
     """Create or move a window: open from 00:00 of first_day to the end of last_day (Taipei)."""
@@ -87,6 +98,8 @@ def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: in
     if last_day < first_day:
         raise InvalidInput(f"結束日 {last_day} 早於開始日 {first_day}", field="last_day")
     starts_at, ends_at = start_of_day(first_day), end_of_day(last_day)
+    if kind == "receipt_confirmation":
+        require_confirmation_days(uow, starts_at, ends_at, field="last_day")
     window = find(uow, kind, academic_year, semester)
     before = None
     if window is None:

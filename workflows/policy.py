@@ -12,8 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
+from workflows.calendar import WINDOW_LABELS
+from workflows.clock import end_of_day, start_of_day, taipei_date
 from workflows.roles import DIVISION_LABELS, ROLE_LABELS, Division, Role
 
 MB = 1024 * 1024
@@ -56,6 +59,9 @@ class Policy:
     outcome_upload_close_days_after_closing: int
     guardians_may_act: bool = True
     proxy_routing: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    reminder_hour: int = 8
+    reminder_days_before: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(dict(REMINDER_DEFAULT_DAYS)))
 
     def item_rule(self, kind: str) -> ItemRule:
         return {"course_outcome": self.course_outcome, "performance": self.performance,
@@ -64,6 +70,28 @@ class Policy:
     def selection_cap(self, kind: str) -> int:
         return {"course_outcome": self.outcome_selections_per_year,
                 "performance": self.performance_selections_per_year}[kind]
+
+    def reminder_at(self, window_kind: str, starts_at: datetime, ends_at: datetime) -> datetime | None:
+        """When reminders for a window go out: `reminder_hour` (Taipei) N days before its last
+        day (N per window kind; 0 = the morning of the last day), but not before the window opens.
+        None for a window kind without reminders."""
+        days = self.reminder_days_before.get(window_kind)
+        if days is None:
+            return None
+        last_day = taipei_date(ends_at - timedelta(microseconds=1))
+        at = start_of_day(last_day - timedelta(days=days)) + timedelta(hours=self.reminder_hour)
+        return min(max(at, starts_at), ends_at)
+
+    def purge_due(self, departed_on: date) -> datetime:
+        """When a departed student's data may be purged: after the whole anniversary day of
+        leaving, `retention_years` later (a 29 February anniversary falls on 1 March) — never
+        earlier than the regulation says."""
+        year = departed_on.year + self.retention_years
+        try:
+            anniversary = departed_on.replace(year=year)
+        except ValueError:
+            anniversary = date(year, 3, 1)
+        return end_of_day(anniversary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +111,12 @@ COURSE_KINDS: dict[str, str] = {  # proxy_routing keys (seed 000 §五(四)2)
     "pe_music_specialty": "體育/音樂專長課程",
 }
 DIVISION_CODES: tuple[str, ...] = tuple(d.value for d in Division)
+# Windows whose closing is preceded by reminders, with the days before the last day they go
+# out by default (chosen; the seeds give no number — see docs/policy.md).
+REMINDER_DEFAULT_DAYS: Mapping[str, int] = MappingProxyType({
+    "course_outcome_upload": 7, "certification": 3, "selection": 7, "receipt_confirmation": 3})
+REMINDER_DAYS_MAX = 60
+REMINDER_DEFAULT_HOUR = 8
 
 
 @dataclass(frozen=True)
@@ -140,6 +174,8 @@ RULES: dict[str, str] = {
     "tail": "教師認證延長期間（工作日）不得為負數",
     "close_days": "休業式後的上傳截止日數不得為負數",
     "proxy_role": "代理對象須為 workflows/roles.py 的角色代碼或 duty_proxy（職務代理人）",
+    "reminder_days": f"截止提醒：截止日前 0 至 {REMINDER_DAYS_MAX} 日（0 為截止當日）",
+    "reminder_hour": "截止提醒寄送時間：臺北時間 0 至 23 時",
     "name": "範本代號須為 1 至 60 個小寫英數字、底線或連字號，且以英數字開頭",
     "title": "學校名稱不得空白",
     "positive": "須為正整數",
@@ -252,6 +288,8 @@ _SCHEMA: dict[str, tuple[Any, bool]] = {
     }, True),
     "guardians": ({"may_act": ("bool", True)}, False),
     "proxy_routing": ("routing", False),
+    "reminders": ({"hour": ("int", False),
+                   **{kind: ("int", False) for kind in REMINDER_DEFAULT_DAYS}}, False),
 }
 _FILE_SCHEMA = {"kinds": ("kinds", True), "max_mb": ("number", True)}
 # Values an optional key (or optional table) takes when it is left out.
@@ -260,6 +298,8 @@ _DEFAULTS: dict[str, Any] = {
     "performance.uploads_per_year": None,
     "guardians.may_act": True,
     "proxy_routing": MappingProxyType({}),
+    "reminders.hour": REMINDER_DEFAULT_HOUR,
+    **{f"reminders.{kind}": days for kind, days in REMINDER_DEFAULT_DAYS.items()},
     **{f"{k}.external_link": False for k in KINDS},
     **{f"{k}.{s}": False for k in KINDS for s in SLOTS},  # slot presence: no such slot
 }
@@ -463,6 +503,16 @@ def _national_checks(v: dict[str, Any]) -> list[PolicyViolation]:
     if has(path) and v[path] < 0:
         add(path, RULES["close_days"], 0, "不得為負數")
 
+    # reminders
+    path = "reminders.hour"
+    if has(path) and not 0 <= v[path] <= 23:
+        add(path, RULES["reminder_hour"], (0, 23), "不在 0–23 時之間")
+    for kind in REMINDER_DEFAULT_DAYS:
+        path = f"reminders.{kind}"
+        if has(path) and not 0 <= v[path] <= REMINDER_DAYS_MAX:
+            add(path, RULES["reminder_days"], (0, REMINDER_DAYS_MAX),
+                f"不在 0–{REMINDER_DAYS_MAX} 日之間")
+
     # proxy routing
     if has("proxy_routing"):
         allowed = tuple(r.value for r in Role) + (DUTY_PROXY,)
@@ -536,6 +586,8 @@ def _flatten(policy: Policy) -> dict[str, Any]:
             policy.outcome_upload_close_days_after_closing,
         "guardians.may_act": policy.guardians_may_act,
         "proxy_routing": policy.proxy_routing,
+        "reminders.hour": policy.reminder_hour,
+        **{f"reminders.{kind}": policy.reminder_days_before[kind] for kind in REMINDER_DEFAULT_DAYS},
     }
     for kind in KINDS:
         item = policy.item_rule(kind)
@@ -580,6 +632,9 @@ def _build(v: dict[str, Any]) -> Policy:
             v["calendar.outcome_upload_close_days_after_closing_ceremony"],
         guardians_may_act=v["guardians.may_act"],
         proxy_routing=MappingProxyType(dict(v["proxy_routing"])),
+        reminder_hour=v["reminders.hour"],
+        reminder_days_before=MappingProxyType(
+            {kind: v[f"reminders.{kind}"] for kind in REMINDER_DEFAULT_DAYS}),
     )
 
 
@@ -694,6 +749,8 @@ def policy_to_toml(policy: Policy) -> str:
             "", "[guardians]", f"may_act = {_toml(policy.guardians_may_act)}",
             "", "[proxy_routing]"]
     out += [f"{_toml_key(k)} = {_toml(t)}" for k, t in policy.proxy_routing.items()]
+    out += ["", "[reminders]", f"hour = {_toml(policy.reminder_hour)}"]
+    out += [f"{kind} = {_toml(days)}" for kind, days in policy.reminder_days_before.items()]
     return "\n".join(out) + "\n"
 
 
@@ -735,6 +792,9 @@ def describe(policy: Policy) -> list[tuple[str, str]]:
             rows.append((f"代理認證：{COURSE_KINDS.get(key, key)}", _target_label(target)))
     else:
         rows.append(("代理認證", "未設定（依工作小組代理人名單）"))
+    rows.append(("截止提醒寄送時間", f"臺北時間 {policy.reminder_hour:02d}:00"))
+    for kind, days in policy.reminder_days_before.items():
+        rows.append((f"截止提醒：{WINDOW_LABELS[kind]}", f"截止日前 {days} 日" if days else "截止當日"))
     return rows
 
 

@@ -7,12 +7,12 @@ per-student rules they will call.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from persistence.tables import Item, Receipt, Window
 from workflows import calendar
 from workflows.actors import Actor
-from workflows.errors import Forbidden, RuleViolation
+from workflows.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.policy import KIND_LABELS
 from workflows.rules import REASON_MAX, student_side, text_field
 from workflows.roles import Role
@@ -37,10 +37,12 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
         raise RuleViolation(f"勾選期間尚未結束（{calendar.describe(selection)}），學生的勾選還可能變動，不能提交。",
                             rule="selection_still_open", field="academic_year")
     window = uow.get(Window, confirmation_window_id, what="收訖明細確認期間")
-    days = uow.policy.receipt_confirmation_days
-    if window.kind != "receipt_confirmation" or window.ends_at - window.starts_at < timedelta(days=days):
-        raise RuleViolation(f"收訖明細確認期間至少 {days} 日（本校規定；全國規定不得少於 3 日）。",
-                            rule="receipt_window_too_short", field="confirmation_window_id", limit=days)
+    if window.kind != "receipt_confirmation":
+        raise InvalidInput(f"期程 {window.id} 不是收訖明細確認期間（{calendar.describe(window)}）。",
+                           field="confirmation_window_id")
+    # Students must still have the whole period: a receipt issued late shortens nobody's time.
+    calendar.require_confirmation_days(uow, max(now, window.starts_at), window.ends_at,
+                                       field="confirmation_window_id")
     query = uow.select(Item).where(Item.kind == kind, Item.academic_year == academic_year,
                                    Item.state == "selected")
     if student_ids is not None:  # a batch for some students only (e.g. one grade-12 track)

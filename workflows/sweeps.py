@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, insert, literal, select, text, update
 from persistence.tables import AuditEntry, Item, Receipt, Window
 from states import MACHINES, sources_of
 from workflows.actors import Actor, system
+from workflows.clock import format_taipei
 from workflows.transitions import item_file_hash_sql
 from workflows.unit_of_work import UnitOfWork
 
@@ -36,27 +37,33 @@ def _serialise(uow: UnitOfWork, name: str) -> None:
         uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _item_window_closed(kind: str, now: datetime):
-    """The item's own window (its school, year and semester) of `kind` has closed by `now`."""
-    return exists(select(1).where(
+def _item_window(kind: str):
+    """The item's own window of `kind` (its school, year and semester)."""
+    return select(Window.ends_at).where(
         Window.school_id == Item.school_id, Window.kind == kind, Window.academic_year == Item.academic_year,
-        Window.semester == Item.semester, Window.ends_at <= now))
+        Window.semester == Item.semester)
 
 
-def _receipt_window_closed(now: datetime):
-    """The receipt's confirmation window has closed by `now`."""
-    return exists(select(1).where(Window.id == Receipt.window_id, Window.ends_at <= now))
+def _receipt_window():
+    return select(Window.ends_at).where(Window.id == Receipt.window_id)
 
 
-def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, actor: Actor, now: datetime,
+def _closed(window, now: datetime):
+    """`window` (a SELECT of its ends_at) exists and has closed by `now`."""
+    return exists(window.where(Window.ends_at <= now))
+
+
+def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, deadline, actor: Actor,
           reason: str, subject_kind, extra_values: dict | None = None) -> int:
+    """Move every row matching `condition` along `event`, one audit row each, dated `deadline`
+    (an SQL expression: the moment the rule took effect, not when the sweep ran)."""
     moved = 0
     for source, target in sources_of(MACHINES[machine], event).items():
         where = and_(model.school_id == uow.school_id, model.state == source, condition)
         audit_rows = select(
             model.school_id, subject_kind, model.id, model.student_id, literal(event),
             model.state, literal(target), literal(actor.kind), literal(actor.id), literal(actor.name),
-            literal(now, AuditEntry.at.type), literal(reason),
+            deadline, literal(reason),
             item_file_hash_sql() if model is Item else literal(None)).where(where)
         uow.session.execute(insert(AuditEntry).from_select(
             ["school_id", "subject_kind", "subject_id", "student_id", "event", "from_state", "to_state",
@@ -68,37 +75,50 @@ def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, actor:
     return moved
 
 
+def _ran(now: datetime) -> str:
+    return f"（排程器於截止時處理；執行時間 {format_taipei(now)}）"
+
+
 def lock_drafts(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the students' upload window, course-outcome drafts lock (逾期未送出)."""
-    closed = _item_window_closed("course_outcome_upload", now)
-    return _move(uow, Item, "course_outcome", "lock", and_(Item.kind == "course_outcome", closed),
-                 actor=actor or system(), now=now, reason="學生上傳期間截止，草稿鎖定",
-                 subject_kind=Item.kind, extra_values={"updated_at": now})
+    window = _item_window("course_outcome_upload")
+    return _move(uow, Item, "course_outcome", "lock",
+                 and_(Item.kind == "course_outcome", _closed(window, now)),
+                 deadline=window.scalar_subquery(), actor=actor or system(),
+                 reason="學生上傳期間截止，草稿鎖定" + _ran(now), subject_kind=Item.kind,
+                 extra_values={"updated_at": now})
 
 
 def expire_certification(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the certification window, items still waiting are not certified in time."""
-    closed = _item_window_closed("certification", now)
+    window = _item_window("certification")
     return _move(uow, Item, "course_outcome", "expire_certification",
-                 and_(Item.kind == "course_outcome", closed), actor=actor or system(), now=now,
-                 reason="認證期間截止，教師未完成認證", subject_kind=Item.kind,
+                 and_(Item.kind == "course_outcome", _closed(window, now)),
+                 deadline=window.scalar_subquery(), actor=actor or system(),
+                 reason="認證期間截止，教師未完成認證" + _ran(now), subject_kind=Item.kind,
                  extra_values={"updated_at": now})
 
 
 def deem_confirmed(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of a receipt's confirmation window, what is neither confirmed nor disputed is
-    deemed confirmed (逾期視為確認), and so are its items. Returns the receipts deemed."""
+    deemed confirmed (逾期視為確認), and so are its items, as of the deadline. Returns the
+    receipts deemed."""
     actor = actor or system()
-    reason = "確認期間截止，逾期視為確認（排程器，於截止時）"
-    receipt_closed = _receipt_window_closed(now)
-    # Items first, while their receipts are still "issued": that is how we find them.
-    open_receipt = exists(select(1).where(Receipt.id == Item.receipt_id, Receipt.state == "issued",
-                                          receipt_closed))
+    reason = "確認期間截止，逾期視為確認" + _ran(now)
+    receipt_closed = _closed(_receipt_window(), now)
+    waiting = sources_of(MACHINES["receipt"], "deem_confirmed")
+    # Items first, while their receipts are still waiting: that is how we find them.
+    item_receipt = select(Window.ends_at).join(Receipt, Receipt.window_id == Window.id).where(
+        Receipt.id == Item.receipt_id, Receipt.state.in_(waiting))
     for kind in ("course_outcome", "performance"):
-        _move(uow, Item, kind, "deem_confirmed", and_(Item.kind == kind, open_receipt), actor=actor,
-              now=now, reason=reason, subject_kind=Item.kind, extra_values={"updated_at": now})
-    return _move(uow, Receipt, "receipt", "deem_confirmed", receipt_closed, actor=actor, now=now,
-                 reason=reason, subject_kind=literal("receipt"), extra_values={"closed_at": now})
+        _move(uow, Item, kind, "deem_confirmed",
+              and_(Item.kind == kind, _closed(item_receipt, now)),
+              deadline=item_receipt.scalar_subquery(), actor=actor, reason=reason,
+              subject_kind=Item.kind, extra_values={"updated_at": now})
+    deadline = _receipt_window().scalar_subquery()
+    return _move(uow, Receipt, "receipt", "deem_confirmed", receipt_closed, deadline=deadline,
+                 actor=actor, reason=reason, subject_kind=literal("receipt"),
+                 extra_values={"closed_at": deadline})
 
 
 SWEEPS = {"lock_drafts": lock_drafts, "expire_certification": expire_certification,
@@ -111,6 +131,3 @@ def run_all(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> Sweep
     result = SweepResult({name: sweep(uow, now, actor) for name, sweep in SWEEPS.items()})
     uow.commit()
     return result
-
-
-

@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Item, Receipt
 from tests.world import (AFTER_CERTIFICATION, AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD,
-                         YEAR, World)
+                         UPLOAD_LAST_DAY, YEAR, World)
+from workflows.clock import end_of_day
 from workflows import certification, receipts, selection, sweeps
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 AFTER_RECEIPTS = datetime(2026, 10, 19, 1, 0, tzinfo=timezone.utc)
 
@@ -46,7 +47,9 @@ def test_upload_and_certification_deadlines_fire_once(db, files):
     with world.uow() as uow:
         row = uow.session.scalars(select(AuditEntry).where(AuditEntry.event == "lock")).one()
     assert (row.from_state, row.to_state, row.actor_kind, row.subject_id) == ("draft", "locked", "system", draft)
-    assert row.file_hash and row.at == AFTER_CERTIFICATION
+    # Dated at the deadline (the end of the students' last day, Taipei), not when the sweep ran.
+    assert row.file_hash and row.at == end_of_day(UPLOAD_LAST_DAY)
+    assert "執行時間 115/02/10 10:00" in row.reason  # when it actually ran, in Taipei time
 
 
 def test_receipts_not_answered_are_deemed_confirmed_with_their_items(db, files):
@@ -72,10 +75,12 @@ def test_receipts_not_answered_are_deemed_confirmed_with_their_items(db, files):
     assert states(world) == {ids[0]: "receipt_confirmed", ids[1]: "deemed_confirmed"}
     with world.uow() as uow:
         deemed = uow.session.get(Receipt, receipt_of[ids[1]])
-        assert deemed.state == "deemed_confirmed" and deemed.closed_at == AFTER_RECEIPTS
+        # Deemed as of the end of the period (2026-10-18, Taipei), whenever the sweep ran.
+        assert deemed.state == "deemed_confirmed" and deemed.closed_at == end_of_day(date(2026, 10, 18))
         audit = uow.session.scalars(select(AuditEntry).where(AuditEntry.event == "deem_confirmed")).all()
     assert len(audit) == 2  # the receipt and its one item
     assert all("逾期視為確認" in a.reason and a.actor_kind == "system" for a in audit)
+    assert all(a.at == end_of_day(date(2026, 10, 18)) for a in audit)
 
 
 def test_two_sweeps_at_once_move_and_audit_each_row_once(db, files):
