@@ -10,8 +10,9 @@ from datetime import datetime
 
 from persistence.tables import Course, Item
 from workflows import calendar
-from workflows.actors import Actor
+from workflows.actors import Actor, OnBehalf
 from workflows.errors import Forbidden, InvalidInput, RuleViolation
+from workflows.routing import certifiers
 from workflows.rules import REASON_MAX, guard_version, student_side, text_field
 from workflows.transitions import fire, require_allowed
 from workflows.unit_of_work import UnitOfWork, now_or
@@ -80,9 +81,11 @@ def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, re
     item = _outcome(uow, item_id)
     uow.require_member(actor)
     course = uow.get(Course, item.course_id, what="課程")
-    if not (actor.kind == "staff" and actor.id == course.teacher_id):
-        # Proxies (代理人) are routed to the absent teacher's items by workflows/proxies (issue 5).
-        raise Forbidden(f"只有「{course.name}」的任課教師可以認證這項成果。")
+    route = certifiers(uow, course)
+    if not (actor.kind == "staff" and actor.id in route.staff_ids):
+        raise Forbidden(f"「{course.name}」的課程學習成果由{route.describe()}認證，你不能認證這項成果。")
+    if route.proxied:  # audited as done for the absent teacher
+        actor = actor.acting_for(OnBehalf("staff", route.teacher.id, route.teacher.name))
     guard_version(item, expected_version)
     require_allowed(item, event)
     calendar.require_open(uow, "certification", item.academic_year, item.semester, now,

@@ -8,11 +8,10 @@ once cannot both move — or both audit — the same rows; a second run finds no
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, exists, insert, literal, select, text, update
+from sqlalchemy import and_, exists, insert, literal, select, update
 
 from persistence.tables import AuditEntry, Item, Receipt, Window
 from states import MACHINES, sources_of
@@ -29,12 +28,6 @@ class SweepResult:
     @property
     def total(self) -> int:
         return sum(self.changed.values())
-
-
-def _serialise(uow: UnitOfWork, name: str) -> None:
-    if uow.db.dialect == "postgresql":
-        key = zlib.crc32(f"sweep:{uow.school_id}:{name}".encode())
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _item_window(kind: str):
@@ -127,7 +120,7 @@ SWEEPS = {"lock_drafts": lock_drafts, "expire_certification": expire_certificati
 
 def run_all(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> SweepResult:
     """Every deadline effect that is due at `now`, once, in one transaction."""
-    _serialise(uow, "all")
+    uow.serialise("transitions")
     result = SweepResult({name: sweep(uow, now, actor) for name, sweep in SWEEPS.items()})
     uow.commit()
     return result

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from persistence import audit_guard, scoping
+from persistence import audit_guard, locks, scoping
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Staff, StaffRole, Student
@@ -73,6 +73,15 @@ class UnitOfWork:
                 raise Conflict("同時有其他操作進行中，請再試一次；您的操作沒有生效。") from error
             raise
         self._committed = True
+
+    def serialise(self, name: str) -> None:
+        """Hold this school's lock `name` until commit: two sweeps of the same part for the same
+        school never interleave, so the second finds nothing left to do."""
+        locks.hold(self.session, f"sweep:{self.school_id}:{name}")
+
+    def hold_file_store(self) -> None:
+        """Before storing a file: it cannot be removed as unreferenced before this commits."""
+        locks.hold(self.session, locks.FILE_STORE, shared=True)
 
     def flush(self) -> None:
         try:

@@ -54,6 +54,7 @@ def _store(uow: UnitOfWork, upload: Upload, rule: FileRule | None, slot: str) ->
     field = slot
     if rule is None:
         raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=field)
+    uow.hold_file_store()
     try:
         stored = uow.files.put(upload.stream, max_bytes=rule.max_bytes)
     except FileTooLarge as error:

@@ -8,6 +8,7 @@ import click
 
 from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
+from persistence.mail import SmtpMailer, SmtpSettings
 from persistence.migrate import current_revision, upgrade
 from web.cli.policy import policy
 from workflows import calendar as school_calendar
@@ -20,10 +21,15 @@ OPERATOR = Actor("platform", None, "命令列管理者")
 
 
 class Context:
-    def __init__(self, db_url: str | None, data_dir: str | None):
+    def __init__(self, db_url: str | None, data_dir: str | None, smtp: SmtpSettings | None = None):
         self.db_url = db_url or default_url()
         self.data_dir = Path(data_dir or "instance/files")
+        self.smtp = smtp
         self._db: Database | None = None
+
+    @property
+    def mailer(self) -> SmtpMailer | None:
+        return SmtpMailer(self.smtp) if self.smtp else None
 
     @property
     def db(self) -> Database:
@@ -49,10 +55,22 @@ pass_context = click.make_pass_decorator(Context)
               help="資料庫網址（預設 instance/portfolio.sqlite3；PostgreSQL：postgresql://user@host/db）。")
 @click.option("--data-dir", envvar="PORTFOLIO_DATA_DIR", metavar="DIR",
               help="檔案儲存目錄（預設 instance/files）。")
+@click.option("--smtp-host", envvar="PORTFOLIO_SMTP_HOST", metavar="HOST",
+              help="寄送通知的 SMTP 主機（未設定則不寄送，通知留在待寄清單）。")
+@click.option("--smtp-port", envvar="PORTFOLIO_SMTP_PORT", type=int, default=25, show_default=True)
+@click.option("--smtp-from", envvar="PORTFOLIO_SMTP_FROM", metavar="ADDRESS",
+              default="portfolio@localhost", show_default=True, help="寄件者地址。")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None, data_dir: str | None) -> None:
+def main(ctx: click.Context, db_url: str | None, data_dir: str | None, smtp_host: str | None,
+         smtp_port: int, smtp_from: str) -> None:
     _log_without_id_numbers()
-    ctx.obj = Context(db_url, data_dir)
+    smtp = SmtpSettings.from_env()
+    if smtp_host:  # options win over the environment's other settings too
+        smtp = SmtpSettings(host=smtp_host, port=smtp_port, sender=smtp_from,
+                            username=smtp.username if smtp else None,
+                            password=smtp.password if smtp else None,
+                            starttls=smtp.starttls if smtp else False)
+    ctx.obj = Context(db_url, data_dir, smtp)
 
 
 def _log_without_id_numbers() -> None:
@@ -167,34 +185,153 @@ def calendar_set(ctx, school_code, kind, academic_year, semester, first_day, las
         click.echo(line)
 
 
-@calendar.command("show", help="列出學校的作業期程（臺北時間）。")
+@calendar.command("show", help="列出學校的作業期程（臺北時間），含期程編號。")
 @click.option("--school", "school_code", required=True)
 @click.option("--year", "academic_year", type=int)
 @pass_context
 def calendar_show(ctx, school_code, academic_year) -> None:
     def action():
         with ctx.school_uow(school_code) as uow:
-            return [(w.academic_year, w.semester, school_calendar.describe(w))
+            return [(w.id, w.academic_year, w.semester, school_calendar.describe(w))
                     for w in school_calendar.windows(uow, academic_year)]
-    for year, semester, text in run(action):
-        click.echo(f"{year} 學年度" + (f"第 {semester} 學期" if semester else "　　　　") + f"  {text}")
+    for window_id, year, semester, text in run(action):
+        click.echo(f"#{window_id:<4} {year} 學年度" + (f"第 {semester} 學期" if semester else "　　　　")
+                   + f"  {text}")
 
 
-@main.command("sweep", help="執行所有已到期的期限作業一次（草稿鎖定、逾期未認證、逾期視為確認）。")
+@main.command("sweep", help="執行所有已到期的期限作業一次並列出變更（草稿鎖定、逾期未認證、勾選凍結、"
+                           "逾期視為確認、截止提醒、離校生資料刪除），並寄出待寄通知。停機後補做也用這個。")
 @click.option("--school", "school_code", help="只處理一所學校（預設：全部）。")
 @pass_context
 def sweep(ctx, school_code) -> None:
-    from workflows.schools import all_schools
-    from workflows.sweeps import run_all
+    from workflows.deadlines import run_due
+    from workflows.outbox import deliver
+    from workflows.schools import school_by_code
 
     now = _now()
-    for row in all_schools(ctx.db):
-        if school_code and row.code != school_code:
-            continue
-        with UnitOfWork(ctx.db, row.id, ctx.files) as uow:
-            result = run_all(uow, now)
-        click.echo(f"{row.code} {row.name}（{format_taipei(now)}）：" +
-                   "、".join(f"{name} {count}" for name, count in result.changed.items()))
+    only = {run(lambda: school_by_code(ctx.db, school_code)).id} if school_code else None
+    result = run_due(ctx.db, ctx.files, now, school_ids=only)
+    click.echo(f"期限作業（{format_taipei(now)}）")
+    for school in result.schools:
+        click.echo(f"  {school.describe()}")
+    if result.files_removed:
+        click.echo(f"  刪除離校生檔案 {result.files_removed} 個")
+    for error in result.errors:
+        click.echo(f"  失敗：{error}", err=True)
+    if ctx.mailer is not None:
+        click.echo(f"通知：{deliver(ctx.db, ctx.mailer, _now())}")
+    else:
+        click.echo("通知：未設定 SMTP（--smtp-host 或 PORTFOLIO_SMTP_HOST），通知留在待寄清單。")
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command("scheduler", help="以獨立的常駐程序執行排程器（不要在網站程序內執行）。同一資料庫只會有一個"
+                               "排程器作用；其他的等待，並在它停止時接手。")
+@click.option("--catch-up-seconds", type=float, default=300, show_default=True,
+              help="定期補做到期作業的間隔。")
+@click.option("--sync-seconds", type=float, default=60, show_default=True,
+              help="重新讀取各校作業期程的間隔。")
+@click.option("--deliver-seconds", type=float, default=60, show_default=True,
+              help="寄送待寄通知的間隔。")
+@click.option("--poll-seconds", type=float, default=5, show_default=True,
+              help="等待接手及檢查鎖定的間隔。")
+@pass_context
+def scheduler(ctx, catch_up_seconds, sync_seconds, deliver_seconds, poll_seconds) -> None:
+    from scheduler.leader import leadership_for
+    from scheduler.service import Service
+
+    upgrade(ctx.db.engine)
+    service = Service(ctx.db, ctx.files, ctx.mailer, catch_up_seconds=catch_up_seconds,
+                      sync_seconds=sync_seconds, deliver_seconds=deliver_seconds, report=click.echo)
+    sys.exit(run_scheduler(service, leadership_for(ctx.db), poll_seconds))
+
+
+def run_scheduler(service, leadership, poll_seconds: float) -> int:
+    """Wait to lead, run until told to stop (SIGTERM/SIGINT) or the lock is lost."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if not leadership.try_acquire():
+        click.echo("另一個排程器正在執行，等待接手…")
+        while not leadership.try_acquire():
+            if stop.wait(poll_seconds):
+                return 0
+    click.echo(f"排程器作用中（{format_taipei(_now())}）："
+               + ("寄送通知" if service.mailer else "未設定 SMTP，不寄送通知"))
+    try:
+        service.start()
+        while not stop.wait(poll_seconds):
+            if not leadership.held():
+                click.echo("失去排程器鎖定，停止以免與其他排程器重複執行。", err=True)
+                return 3
+        return 0
+    finally:
+        service.shutdown()
+        leadership.release()
+        click.echo("排程器已停止。")
+
+
+@main.group(help="待寄通知（截止提醒、通報）。")
+def outbox() -> None:
+    pass
+
+
+@outbox.command("list", help="列出待寄或寄送失敗的通知。")
+@click.option("--all", "show_all", is_flag=True, help="包含已寄出的通知。")
+@pass_context
+def outbox_list(ctx, show_all) -> None:
+    from sqlalchemy import select
+
+    from persistence.tables import OutboxMessage
+
+    with ctx.db.session() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if not show_all:
+            query = query.where(OutboxMessage.status != "sent")
+        for m in session.scalars(query):
+            click.echo(f"{m.id:>6} {m.status:<10} {m.attempts} 次 {m.recipient_name} <{m.email or '無信箱'}> "
+                       f"{m.subject}" + (f"（{m.last_error}）" if m.last_error else ""))
+
+
+@outbox.command("deliver", help="立即寄出到期的待寄通知。")
+@pass_context
+def outbox_deliver(ctx) -> None:
+    from workflows.outbox import deliver
+
+    if ctx.mailer is None:
+        click.echo("錯誤：未設定 SMTP（--smtp-host 或 PORTFOLIO_SMTP_HOST）。", err=True)
+        sys.exit(1)
+    click.echo(f"通知：{deliver(ctx.db, ctx.mailer, _now())}")
+
+
+@main.command("notices", help="列印離校學生的收訖明細確認紙本通知（每位學生一頁，HTML，可直接列印）。")
+@click.option("--school", "school_code", required=True)
+@click.option("--window", "window_id", type=int, required=True,
+              help="收訖明細確認期程的編號（calendar show 可查）。")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="輸出檔（預設 notices-<學校代碼>-<期程編號>.html）。")
+@pass_context
+def notices(ctx, school_code, window_id, out_path) -> None:
+    from web.notices import render_notices
+    from workflows.notices import paper_notices
+
+    def action():
+        with ctx.school_uow(school_code) as uow:
+            return paper_notices(uow, OPERATOR, window_id, now=_now())
+    batch = run(action)
+    if not batch.notices:
+        click.echo("這個確認期間沒有需要紙本通知的離校學生。")
+        return
+    out_path = out_path or Path(f"notices-{school_code}-{window_id}.html")
+    out_path.write_text(render_notices(batch), encoding="utf-8")
+    click.echo(f"已寫入 {out_path}：{len(batch.notices)} 位學生，每人一頁。")
+    for notice in batch.notices:
+        if not notice.address:
+            click.echo(f"  注意：{notice.student_no} {notice.name} 沒有通訊地址，請先補登。", err=True)
 
 
 @main.command("demo", help="建立示範學校（新莊規定、本學年度期程、班級、教師、課程），各狀態都有項目，並列出統計。")
