@@ -123,10 +123,10 @@ class Service:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def start(self, *, paused: bool = False) -> DueRun | None:
-        """The start-up run (unless paused), then the scheduler with its jobs."""
+    def start(self, *, paused: bool = False, run_first: bool = True) -> DueRun | None:
+        """The start-up run, then the scheduler with its jobs (paused: stored, not run)."""
         jobs.bind(self)
-        first = None if paused else self.run("start-up")
+        first = self.run("start-up") if run_first else None
         self.scheduler.start(paused=paused)
         for function, seconds in ((jobs.sync, self.sync_seconds), (jobs.catch_up, self.catch_up_seconds),
                                   (jobs.deliver, self.deliver_seconds)):
@@ -135,7 +135,17 @@ class Service:
         self.sync()
         return first
 
+    def alive(self) -> bool:
+        """Whether APScheduler's thread still runs: if it died, this process must not keep the
+        leadership while nothing fires."""
+        thread = getattr(self.scheduler, "_thread", None)
+        return self.scheduler.running and thread is not None and thread.is_alive()
+
     def shutdown(self) -> None:
         if self.scheduler.running:
+            # APScheduler 3 makes one last pass over due jobs after shutdown(), with its executors
+            # already closed; it fails on each stored trigger that is due. Detach the stored jobs
+            # first: they stay in the database, untouched, for the next start.
+            self.scheduler.remove_jobstore(WINDOW_JOBS, shutdown=False)
             self.scheduler.shutdown(wait=True)
         jobs.bind(None)

@@ -18,6 +18,7 @@ from persistence.db import Database, make_engine
 from persistence.files import LocalFileStore
 from persistence.migrate import upgrade
 from persistence.tables import Base
+from tests.mailserver import MailServer
 
 PG_URL = os.environ.get("PORTFOLIO_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/portfolio_test")
@@ -88,3 +89,17 @@ def db(request, tmp_path) -> Database:
 @pytest.fixture
 def files(tmp_path) -> LocalFileStore:
     return LocalFileStore(tmp_path / "files")
+
+
+@pytest.fixture
+def server():
+    """A server not yet listening (the mail server is down until the test starts it)."""
+    mail_server = MailServer()
+    yield mail_server
+    mail_server.stop()
+
+
+@pytest.fixture
+def smtp(server) -> MailServer:
+    """A running server."""
+    return server.start()

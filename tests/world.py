@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from persistence.tables import Course, Enrolment, Staff, StaffRole, Student
-from workflows import calendar
+from persistence.tables import Course, Enrolment, Item, SchoolClass, Staff, StaffRole, Student
+from workflows import calendar, certification, receipts, selection
 from workflows.actors import platform_admin
 from workflows.personal_data import check_digit
 from workflows.schools import create_school
@@ -24,6 +24,7 @@ AFTER_CERTIFICATION = datetime(2026, 2, 10, 2, 0, tzinfo=timezone.utc)
 IN_SELECTION = datetime(2026, 8, 10, 2, 0, tzinfo=timezone.utc)
 AFTER_SELECTION = datetime(2026, 9, 20, 2, 0, tzinfo=timezone.utc)
 IN_RECEIPT = datetime(2026, 10, 10, 2, 0, tzinfo=timezone.utc)
+RECEIPT_LAST_DAY = date(2026, 10, 18)
 
 COURSE_CODE = "{year}{school}H00100A1ML0101"
 
@@ -48,10 +49,14 @@ class World:
             for n in range(students):
                 student = Student(school_id=self.school_id, student_no=f"{code[-3:]}{n:04d}",
                                   national_id=national_id(int(code) * 10 + n), birth_date=date(2009, 1, 1 + n),
-                                  name=f"學生{n}", class_name="101", grade=1)
+                                  name=f"學生{n}", class_name="101", grade=1,
+                                  email=f"s{n}.{code}@student.example.edu.tw")
                 s.add(student)
                 s.flush()
                 self.student_ids.append(student.id)
+            # 王老師 is the homeroom teacher (導師) of class 101.
+            s.add(SchoolClass(school_id=self.school_id, academic_year=YEAR, name="101",
+                              homeroom_staff_id=self.teacher_id))
             self.course_id = self._course(s, "國語文", self.teacher_id, 1, "01")
             self.course2_id = self._course(s, "數學", self.other_teacher_id, 1, "02")
             self.course_sem2_id = self._course(s, "英語文", self.teacher_id, 2, "03")
@@ -67,7 +72,8 @@ class World:
             uow.commit()
 
     def _staff(self, s, no, name, roles) -> int:
-        staff = Staff(school_id=self.school_id, staff_no=no, name=name)
+        staff = Staff(school_id=self.school_id, staff_no=no, name=name,
+                      email=f"{no.lower()}.{self.code}@staff.example.edu.tw")
         s.add(staff)
         s.flush()
         s.add_all(StaffRole(school_id=self.school_id, staff_id=staff.id, role=r) for r in roles)
@@ -117,3 +123,21 @@ class World:
     def run(self, function, *args, **kwargs):
         with self.uow() as uow:
             return function(uow, *args, **kwargs)
+
+    def to_receipts(self, students=(0,), *, kind: str = "course_outcome", now=AFTER_SELECTION) -> dict[int, int]:
+        """Each student's item uploaded, certified (outcomes) and selected; then submitted to the
+        central database: {student index: receipt id}."""
+        item_ids = {}
+        for n in students:
+            if kind == "course_outcome":
+                item_id = self.upload(n)
+                self.run(certification.submit, self.student(n), item_id, now=IN_UPLOAD)
+                self.run(certification.certify, self.teacher, item_id, now=IN_UPLOAD)
+            else:
+                item_id = self.upload_performance(n)
+            self.run(selection.select, self.student(n), item_id, now=IN_SELECTION)
+            item_ids[n] = item_id
+        self.run(receipts.submit_selected, self.staff(), kind=kind, academic_year=YEAR,
+                 confirmation_window_id=self.receipt_window_id, now=now)
+        with self.uow() as uow:
+            return {n: uow.get(Item, item_id).receipt_id for n, item_id in item_ids.items()}

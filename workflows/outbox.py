@@ -58,11 +58,11 @@ def queue(uow, messages: list[Message], now: datetime) -> int:
     if not messages:
         return 0
     windows = {m.window_id for m in messages}
-    existing = set(uow.session.execute(select(
+    existing = set(map(tuple, uow.session.execute(select(
         OutboxMessage.kind, OutboxMessage.recipient_kind, OutboxMessage.recipient_id,
         OutboxMessage.window_id, OutboxMessage.due_at).where(
         OutboxMessage.school_id == uow.school_id, OutboxMessage.window_id.in_(windows),
-        OutboxMessage.kind.in_({m.kind for m in messages}))).tuples())
+        OutboxMessage.kind.in_({m.kind for m in messages})))))
     fresh = {m.key: m for m in messages if m.key not in existing}
     rows = [dict(school_id=uow.school_id, kind=m.kind, recipient_kind=m.recipient_kind,
                  recipient_id=m.recipient_id, recipient_name=m.recipient_name, email=m.email,

@@ -73,8 +73,8 @@ def purge(uow, now: datetime, actor: Actor | None = None) -> int:
 def _purge_chunk(uow, students: list[Student], now: datetime, actor: Actor) -> None:
     session, school_id = uow.session, uow.school_id
     ids = [s.id for s in students]
-    items = Counter(session.execute(select(Item.student_id, Item.kind).where(
-        Item.school_id == school_id, Item.student_id.in_(ids))).tuples())
+    items = Counter(map(tuple, session.execute(select(Item.student_id, Item.kind).where(
+        Item.school_id == school_id, Item.student_id.in_(ids)))))
     receipts = Counter(session.scalars(select(Receipt.student_id).where(
         Receipt.school_id == school_id, Receipt.student_id.in_(ids))))
     hashes = set()

@@ -268,6 +268,9 @@ def run_scheduler(service, leadership, poll_seconds: float) -> int:
             if not leadership.held():
                 click.echo("失去排程器鎖定，停止以免與其他排程器重複執行。", err=True)
                 return 3
+            if not service.alive():
+                click.echo("排程器執行緒已停止，結束程序，讓其他排程器接手。", err=True)
+                return 4
         return 0
     finally:
         service.shutdown()

@@ -1,0 +1,164 @@
+"""Retention: departed students' data is purged after the policy's years — files and rows — with
+a tombstone in the audit log; open business holds it; a file another row still names stays."""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+
+from persistence.tables import (AuditEntry, Enrolment, FileDeletion, Item, OutboxMessage, Receipt,
+                                Student)
+from tests import samples
+from tests.world import IN_UPLOAD, World
+from workflows import retention
+from workflows.clock import end_of_day
+from workflows.uploads import Upload, upload_course_outcome
+
+LEFT = date(2027, 7, 31)
+PURGE = end_of_day(date(2029, 7, 31))  # 新莊: kept 2 years after leaving
+
+
+def depart(world, n, when=LEFT) -> None:
+    with world.uow() as uow:
+        uow.session.execute(update(Student).where(Student.id == world.student_ids[n]).values(
+            status="graduated", departed_on=when))
+        uow.session.commit()
+
+
+def purge(world, now=PURGE) -> int:
+    with world.uow() as uow:
+        count = retention.purge(uow, now)
+    retention.remove_files(world.db, world.files)
+    return count
+
+
+def item_hash(world, item_id) -> str:
+    with world.uow() as uow:
+        return uow.get(Item, item_id).document_sha256
+
+
+def count(world, model, *where) -> int:
+    with world.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_a_departed_students_rows_and_files_go_and_a_tombstone_stays(db, files):
+    world = World(db, files)
+    gone = world.upload(1, data=samples.pdf("離校生的作品"))
+    kept = world.upload(0, data=samples.pdf("在校生的作品"))
+    sha = item_hash(world, gone)
+    depart(world, 1)
+    student_id = world.student_ids[1]
+
+    assert purge(world, PURGE - timedelta(microseconds=1)) == 0
+    assert files.exists(sha)
+    assert purge(world) == 1
+
+    assert not files.exists(sha) and files.exists(item_hash(world, kept))
+    assert count(world, Item, Item.student_id == student_id) == 0
+    assert count(world, Enrolment, Enrolment.student_id == student_id) == 0
+    assert count(world, Student, Student.id == student_id) == 0
+    assert count(world, FileDeletion) == 0
+    with world.uow() as uow:
+        tombstone = uow.session.scalars(select(AuditEntry).where(AuditEntry.event == "purge")).one()
+        history = uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.student_id == student_id))
+    assert (tombstone.subject_kind, tombstone.subject_id, tombstone.at) == ("student", student_id, PURGE)
+    assert "保存 2 年" in tombstone.reason and "課程學習成果 1 件" in tombstone.reason
+    assert "學號 3010001" in tombstone.reason and "學生1" not in tombstone.reason
+    assert history >= 2  # the upload's audit row and the tombstone: history is never rewritten
+    assert purge(world, PURGE + timedelta(days=1)) == 0  # nothing left to do
+
+
+def test_a_file_someone_else_still_has_is_kept(db, files):
+    world, elsewhere = World(db, files), World(db, files, code="013302")
+    same = samples.pdf("同一份檔案")
+    world.upload(1, data=same)
+    world.upload(2, data=same)          # a classmate uploaded the same bytes
+    elsewhere.upload(0, data=same)      # and so did a student of another school
+    lone = world.upload(1, data=samples.pdf("只有他有"), title="另一件")
+    sha, lone_sha = item_hash(world, world.upload(0, data=same)), item_hash(world, lone)
+    depart(world, 1)
+
+    purge(world)
+
+    assert files.exists(sha) and not files.exists(lone_sha)
+    assert count(world, FileDeletion) == 0
+
+
+def test_open_business_holds_the_purge_until_it_closes(db, files):
+    world = World(db, files)
+    receipt_of = world.to_receipts((1,))
+    depart(world, 1)
+    assert purge(world) == 0  # the receipt is still waiting for the student
+    with world.uow() as uow:
+        uow.session.execute(update(Receipt).where(Receipt.id == receipt_of[1]).values(state="disputed"))
+        uow.session.execute(update(Item).where(Item.receipt_id == receipt_of[1]).values(state="disputed"))
+        uow.session.commit()
+    assert purge(world) == 0  # a dispute not yet resolved
+    with world.uow() as uow:
+        uow.session.execute(update(Item).where(Item.receipt_id == receipt_of[1]).values(state="resolved"))
+        uow.session.commit()
+    assert purge(world) == 1
+    assert count(world, Receipt) == 0
+
+
+def test_queued_messages_to_the_student_go_with_the_student(db, files):
+    world = World(db, files)
+    world.upload(1)
+    with world.uow() as uow:
+        from workflows.reminders import run
+        run(uow, datetime(2026, 1, 28, tzinfo=timezone.utc))
+    assert count(world, OutboxMessage, OutboxMessage.recipient_id == world.student_ids[1]) == 1
+    depart(world, 1)
+    purge(world)
+    assert count(world, OutboxMessage, OutboxMessage.recipient_id == world.student_ids[1]) == 0
+
+
+def test_files_wait_in_the_queue_until_removed_and_a_new_upload_of_the_same_bytes_saves_them(db, files):
+    world = World(db, files)
+    data = samples.pdf("先刪後傳")
+    gone = world.upload(1, data=data)
+    sha = item_hash(world, gone)
+    depart(world, 1)
+    with world.uow() as uow:  # the purge commits; the process dies before removing files
+        assert retention.purge(uow, PURGE) == 1
+    assert files.exists(sha) and count(world, FileDeletion) == 1
+
+    world.upload(0, data=data)  # meanwhile a classmate uploads the very same bytes
+    assert retention.remove_files(db, files) == 0
+    assert files.exists(sha) and count(world, FileDeletion) == 0
+
+
+def test_file_removal_waits_for_an_upload_that_is_storing_the_same_bytes(db, files):
+    """The race the file-store lock closes: the upload found the file already stored, so it wrote
+    nothing; removal must not delete it before the upload's row is committed."""
+    world = World(db, files)
+    data = samples.pdf("同時")
+    sha = item_hash(world, world.upload(1, data=data))
+    depart(world, 1)
+    with world.uow() as uow:
+        retention.purge(uow, PURGE)
+    stored, removed = threading.Event(), []
+    actor = world.student(0)
+
+    def upload_slowly():
+        with world.uow() as uow:
+            real_put = uow.files.put
+
+            def put_then_pause(stream, *, max_bytes):
+                result = real_put(stream, max_bytes=max_bytes)
+                stored.set()
+                threading.Event().wait(0.5)  # removal runs now, and must wait for this commit
+                return result
+            uow.files.put = put_then_pause
+            upload_course_outcome(uow, actor, student_id=world.student_ids[0], course_id=world.course_id,
+                                  title="同時", document=Upload.of(data, "a.pdf"), now=IN_UPLOAD)
+
+    uploader = threading.Thread(target=upload_slowly)
+    uploader.start()
+    assert stored.wait(10)
+    removed.append(retention.remove_files(db, files))
+    uploader.join()
+    assert removed == [0] and files.exists(sha) and files.verify(sha)
