@@ -29,11 +29,16 @@ class PostgresLeadership:
         self.connection = None
 
     def try_acquire(self) -> bool:
-        if self.connection is None:
-            self.connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                      {"key": locks.key_of(LOCK_NAME)}).scalar()
-        return bool(got)
+        """False while another instance leads, and while the database cannot be reached."""
+        try:
+            if self.connection is None:
+                self.connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            return bool(self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                                {"key": locks.key_of(LOCK_NAME)}).scalar())
+        except Exception as error:  # noqa: BLE001 - an outage: keep waiting, reconnect next time
+            log.warning("scheduler lock: database unavailable: %s", error)
+            self.release()
+            return False
 
     def held(self) -> bool:
         try:
@@ -46,9 +51,13 @@ class PostgresLeadership:
             return False
 
     def release(self) -> None:
+        """End the lock's session: returned to the pool, the session (and its lock) would live on."""
         if self.connection is not None:
             try:
+                self.connection.invalidate()
                 self.connection.close()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                log.debug("closing the scheduler lock connection failed", exc_info=True)
             finally:
                 self.connection = None
 

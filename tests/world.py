@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+from sqlalchemy import update
+
 from persistence.tables import Course, Enrolment, Item, SchoolClass, Staff, StaffRole, Student
 from workflows import calendar, certification, receipts, selection
 from workflows.actors import platform_admin
@@ -119,6 +121,15 @@ class World:
             return upload_performance(uow, actor, student_id=self.student_ids[n],
                                       academic_year=YEAR, category="competition", title=title,
                                       document=Upload.of(samples.pdf(title), "獎狀.pdf"), now=now)
+
+    def set_student(self, n: int, **values) -> None:
+        with self.uow() as uow:
+            uow.session.execute(update(Student).where(Student.id == self.student_ids[n]).values(**values))
+            uow.session.commit()
+
+    def depart(self, n: int, on: date = date(2026, 7, 31), **values) -> None:
+        """Student `n` graduated (畢業) on `on`: the retention clock runs from then."""
+        self.set_student(n, status="graduated", departed_on=on, **values)
 
     def run(self, function, *args, **kwargs):
         with self.uow() as uow:

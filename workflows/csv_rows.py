@@ -95,6 +95,7 @@ class StudentRow:
     status: EnrolmentStatus
     guardian_name: str | None
     mailing_address: str | None
+    email: str | None = None
     line: int = field(default=0, compare=False)
 
     @property
@@ -158,6 +159,7 @@ STUDENT_COLUMNS = (
     Column("status", "學籍狀態", required=False),
     Column("guardian_name", "家長姓名", ("監護人姓名",), required=False),
     Column("mailing_address", "通訊地址", required=False),
+    Column("email", "電子郵件", ("電子信箱", "e-mail"), required=False),
 )
 
 TEACHER_COLUMNS = (
@@ -553,6 +555,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
         status = row.convert("status", _status, default=EnrolmentStatus.ENROLLED, required=False)
         guardian_name = row.text("guardian_name", 40, required=False)
         mailing_address = row.text("mailing_address", 200, required=False)
+        email = row.convert("email", _email, required=False)
 
         if student_no:
             earlier = numbers.check(student_no.upper(), row.line)
@@ -568,7 +571,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
         return StudentRow(student_no=student_no, national_id=national_id, birth_date=birth_date,
                           name=name, class_name=class_name, grade=grade, division=division,
                           status=status, guardian_name=guardian_name,
-                          mailing_address=mailing_address, line=row.line)
+                          mailing_address=mailing_address, email=email, line=row.line)
 
     return _parse_file(data, STUDENT_COLUMNS, build)
 

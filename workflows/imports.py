@@ -100,6 +100,8 @@ def import_students(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime
         student.class_name, student.grade = row.class_name, row.grade
         student.division, student.status = row.division.value, row.status.value
         student.guardian_name, student.mailing_address = row.guardian_name, row.mailing_address
+        if row.email:  # reminders go there; a roster without the column keeps the address on file
+            student.email = row.email
         if row.status in DEPARTED_STATUSES and student.departed_on is None:
             student.departed_on = taipei_date(now)
         elif row.status not in DEPARTED_STATUSES:

@@ -72,24 +72,25 @@ def _ran(now: datetime) -> str:
     return f"（排程器於截止時處理；執行時間 {format_taipei(now)}）"
 
 
+def _close_outcomes(uow: UnitOfWork, window_kind: str, event: str, reason: str, now: datetime,
+                    actor: Actor | None) -> int:
+    """Course outcomes whose own window of `window_kind` has closed move along `event`."""
+    window = _item_window(window_kind)
+    return _move(uow, Item, "course_outcome", event,
+                 and_(Item.kind == "course_outcome", _closed(window, now)),
+                 deadline=window.scalar_subquery(), actor=actor or system(), reason=reason + _ran(now),
+                 subject_kind=Item.kind, extra_values={"updated_at": now})
+
+
 def lock_drafts(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the students' upload window, course-outcome drafts lock (逾期未送出)."""
-    window = _item_window("course_outcome_upload")
-    return _move(uow, Item, "course_outcome", "lock",
-                 and_(Item.kind == "course_outcome", _closed(window, now)),
-                 deadline=window.scalar_subquery(), actor=actor or system(),
-                 reason="學生上傳期間截止，草稿鎖定" + _ran(now), subject_kind=Item.kind,
-                 extra_values={"updated_at": now})
+    return _close_outcomes(uow, "course_outcome_upload", "lock", "學生上傳期間截止，草稿鎖定", now, actor)
 
 
 def expire_certification(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:
     """At the close of the certification window, items still waiting are not certified in time."""
-    window = _item_window("certification")
-    return _move(uow, Item, "course_outcome", "expire_certification",
-                 and_(Item.kind == "course_outcome", _closed(window, now)),
-                 deadline=window.scalar_subquery(), actor=actor or system(),
-                 reason="認證期間截止，教師未完成認證" + _ran(now), subject_kind=Item.kind,
-                 extra_values={"updated_at": now})
+    return _close_outcomes(uow, "certification", "expire_certification", "認證期間截止，教師未完成認證",
+                           now, actor)
 
 
 def deem_confirmed(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -> int:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.world import national_id
 
@@ -18,12 +17,6 @@ def portfolio(cwd: Path, *args: str, stdin: str | None = None, env: dict | None 
     return subprocess.run([*PORTFOLIO, *args], cwd=cwd, capture_output=True, text=True, input=stdin,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})},
                           timeout=300)
-
-
-@pytest.fixture
-def cli_db(request, tmp_path, db):
-    """A database URL for the CLI: the test's SQLite file or the PostgreSQL test database."""
-    return db.engine.url.render_as_string(hide_password=False)
 
 
 def test_demo_builds_every_state_and_running_it_twice_duplicates_nothing(tmp_path, cli_db):

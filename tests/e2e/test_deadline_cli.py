@@ -2,12 +2,9 @@
 outage: at the real current time, every deadline of the test school (2025–2026) has passed."""
 from __future__ import annotations
 
-from datetime import date
 
-from sqlalchemy import update
 
-from persistence.tables import Student
-from tests.e2e.test_cli import cli_db, portfolio  # noqa: F401 - the fixture is used by name
+from tests.e2e.test_cli import portfolio
 from tests.world import IN_UPLOAD, World
 from workflows import certification
 
@@ -48,10 +45,7 @@ def test_sweep_sends_the_queued_messages_when_smtp_is_configured(tmp_path, db, f
 def test_notices_writes_a_printable_page_per_departed_student(tmp_path, db, files, cli_db):
     world = World(db, files)
     world.to_receipts((0, 1))
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[1]).values(
-            status="graduated", departed_on=date(2026, 7, 31), mailing_address="高雄市楠梓區"))
-        uow.session.commit()
+    world.depart(1, mailing_address="高雄市楠梓區")
     out = tmp_path / "notices.html"
 
     result = portfolio(tmp_path, *base(tmp_path, cli_db), "notices", "--school", "013301",

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from persistence.tables import AuditEntry, Item, Receipt, Window, scheduler_jobs
-from tests.e2e.test_cli import PORTFOLIO, cli_db  # noqa: F401 - the fixture is used by name
+from tests.e2e.test_cli import PORTFOLIO
 from tests.world import World
 from workflows.clock import utc_now
 
@@ -202,3 +202,10 @@ def test_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies(db, files
     assert audited(world, "lock")[0].subject_id == draft
     assert len(audited(world, "deem_confirmed")) == 4
     assert standby.stop() == 0
+
+
+def test_the_scheduler_refuses_a_database_that_is_not_upgraded(tmp_path):
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = subprocess.run([*PORTFOLIO, "--db", empty, "scheduler"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 2 and "portfolio db upgrade" in result.stderr

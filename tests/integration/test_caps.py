@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from persistence.tables import Item
-from tests.world import IN_SELECTION, IN_UPLOAD, YEAR, World
+from tests.world import IN_SELECTION, IN_UPLOAD, World
 from workflows import certification, selection
 from workflows.actors import platform_admin
 from workflows.errors import RuleViolation

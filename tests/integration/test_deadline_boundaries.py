@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, select, text
 
 from persistence.tables import AuditEntry, DeadlineRun, Item, OutboxMessage, Receipt, Student
 from tests.world import (IN_SELECTION, IN_TAIL, IN_UPLOAD, RECEIPT_LAST_DAY,
@@ -206,10 +206,7 @@ def test_reminders_go_at_the_schools_hour_n_days_before_the_last_day(db, files, 
 def test_departed_students_are_told_on_paper_when_their_receipt_window_opens(db, files, edge):
     world = World(db, files)
     world.to_receipts((0, 1))
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[1]).values(
-            status="graduated", departed_on=date(2026, 7, 31), mailing_address="高雄市楠梓區中山路 1 號"))
-        uow.session.commit()
+    world.depart(1, mailing_address="高雄市楠梓區中山路 1 號")
 
     changed = sweep(world, RECEIPT_OPEN + EDGES[edge])
 
@@ -227,10 +224,7 @@ def test_departed_students_are_told_on_paper_when_their_receipt_window_opens(db,
 def test_departed_students_data_is_purged_when_the_retention_years_end(db, files, edge):
     world = World(db, files)  # 新莊: kept 2 years after leaving
     gone = world.upload(1, title="離校生作品")
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[1]).values(
-            status="graduated", departed_on=date(2027, 7, 31)))
-        uow.session.commit()
+    world.depart(1, date(2027, 7, 31))
     purge_at = end_of_day(date(2029, 7, 31))
 
     changed = sweep(world, purge_at + EDGES[edge])

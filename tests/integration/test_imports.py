@@ -43,6 +43,21 @@ def student_rows(n: int = 3, *, name: str = "新生") -> list[str]:
 
 # -- students ---------------------------------------------------------------------------------
 
+
+def test_student_emails_come_from_the_roster_and_a_roster_without_them_keeps_them(world):
+    staff = world.staff()
+    rows = [f"{row},s{k}@student.example.edu.tw" for k, row in enumerate(student_rows(2))]
+    world.run(import_students, staff, excel(STUDENT_HEADER + ",電子郵件", *rows), now=IN_UPLOAD)
+    world.run(import_students, staff, excel(STUDENT_HEADER, *student_rows(2)), now=IN_UPLOAD)
+    with world.uow() as uow:
+        emails = dict(uow.session.execute(select(Student.student_no, Student.email).where(
+            Student.student_no.in_(["900000", "900001"]))).all())
+    assert emails == {"900000": "s0@student.example.edu.tw", "900001": "s1@student.example.edu.tw"}
+    with pytest.raises(ImportRejected) as refused:
+        world.run(import_students, staff, excel(STUDENT_HEADER + ",電子郵件", student_rows(1)[0] + ",not-mail"),
+                  now=IN_UPLOAD)
+    assert "第 2 行" in str(refused.value.errors[0]) and "電子郵件" in str(refused.value.errors[0])
+
 def test_a_good_student_file_adds_and_a_second_import_only_updates(world):
     staff, before = world.staff(), counts(world)
     data = excel(STUDENT_HEADER, *student_rows(3))

@@ -4,25 +4,16 @@ audited."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from persistence.tables import AuditEntry, Student, Window
+from persistence.tables import AuditEntry, Window
 from tests.world import IN_RECEIPT, World
 from web.notices import render_notices
 from workflows import receipts
 from workflows.errors import Forbidden, InvalidInput
 from workflows.notices import paper_notices
-
-
-def depart(world, n, address=None, guardian=None) -> None:
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[n]).values(
-            status="graduated", departed_on=date(2026, 7, 31), mailing_address=address,
-            guardian_name=guardian))
-        uow.session.commit()
 
 
 def notices(world, actor=None, window_id=None):
@@ -34,8 +25,8 @@ def notices(world, actor=None, window_id=None):
 def test_one_page_per_departed_student_with_address_items_and_period(db, files):
     world = World(db, files)
     world.to_receipts((0, 1, 2))
-    depart(world, 1, "811 高雄市楠梓區中山路 1 號", guardian="王大明")
-    depart(world, 2)
+    world.depart(1, mailing_address="811 高雄市楠梓區中山路 1 號", guardian_name="王大明")
+    world.depart(2)
 
     batch = notices(world)
     html = render_notices(batch)
@@ -56,7 +47,7 @@ def test_one_page_per_departed_student_with_address_items_and_period(db, files):
 def test_a_student_who_already_answered_needs_no_notice(db, files):
     world = World(db, files)
     receipt_of = world.to_receipts((1,))
-    depart(world, 1, "臺南市")
+    world.depart(1, mailing_address="臺南市")
     world.run(receipts.confirm, world.student(1), receipt_of[1], now=IN_RECEIPT)
     assert notices(world).notices == []
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
-from persistence.tables import Course, OutboxMessage, SchoolClass, Staff, StaffRole, Student
+from persistence.tables import Course, OutboxMessage, SchoolClass, Staff, StaffRole
 from tests.world import (IN_SELECTION, IN_UPLOAD, RECEIPT_LAST_DAY, UPLOAD_LAST_DAY, YEAR, World)
 from workflows import calendar, certification, receipts, reminders, selection
 from workflows.clock import end_of_day, start_of_day
@@ -29,12 +29,6 @@ def sent(world, kind) -> dict[str, OutboxMessage]:
             select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id))}
 
 
-def set_student(world, n, **values) -> None:
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[n]).values(**values))
-        uow.session.commit()
-
-
 def test_students_with_drafts_or_rejections_not_resubmitted_are_reminded(db, files):
     world = World(db, files, students=4)
     world.upload(0, title="小論文")
@@ -44,7 +38,7 @@ def test_students_with_drafts_or_rejections_not_resubmitted_are_reminded(db, fil
     submitted = world.upload(2)
     world.run(certification.submit, world.student(2), submitted, now=IN_UPLOAD)
     world.upload(3)
-    set_student(world, 3, status="transferred_out", departed_on=date(2025, 12, 31))
+    world.set_student(3, status="transferred_out", departed_on=date(2025, 12, 31))
 
     assert remind(world, DRAFTS_DUE - timedelta(seconds=1)) == 0
     assert remind(world, DRAFTS_DUE) == 2
@@ -94,7 +88,7 @@ def test_no_reminder_before_the_window_opens_or_after_it_closes(db, files):
 def test_a_person_without_email_is_listed_not_mailed(db, files):
     world = World(db, files)
     world.upload(0)
-    set_student(world, 0, email=None)
+    world.set_student(0, email=None)
     remind(world, DRAFTS_DUE)
     assert sent(world, "remind_drafts")["學生0"].status == "no_address"
 
@@ -176,7 +170,7 @@ def test_receipts_not_answered_remind_students_and_homeroom_teachers(db, files):
     world = World(db, files)
     receipt_of = world.to_receipts((0, 1, 2))
     world.run(receipts.confirm, world.student(0), receipt_of[0], now=RECEIPT_DUE - timedelta(days=1))
-    set_student(world, 2, status="graduated", departed_on=date(2026, 7, 31))
+    world.depart(2)
 
     assert remind(world, RECEIPT_DUE) == 3
     students = sent(world, "remind_receipt")

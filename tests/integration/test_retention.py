@@ -19,13 +19,6 @@ LEFT = date(2027, 7, 31)
 PURGE = end_of_day(date(2029, 7, 31))  # 新莊: kept 2 years after leaving
 
 
-def depart(world, n, when=LEFT) -> None:
-    with world.uow() as uow:
-        uow.session.execute(update(Student).where(Student.id == world.student_ids[n]).values(
-            status="graduated", departed_on=when))
-        uow.session.commit()
-
-
 def purge(world, now=PURGE) -> int:
     with world.uow() as uow:
         count = retention.purge(uow, now)
@@ -48,7 +41,7 @@ def test_a_departed_students_rows_and_files_go_and_a_tombstone_stays(db, files):
     gone = world.upload(1, data=samples.pdf("離校生的作品"))
     kept = world.upload(0, data=samples.pdf("在校生的作品"))
     sha = item_hash(world, gone)
-    depart(world, 1)
+    world.depart(1, LEFT)
     student_id = world.student_ids[1]
 
     assert purge(world, PURGE - timedelta(microseconds=1)) == 0
@@ -79,7 +72,7 @@ def test_a_file_someone_else_still_has_is_kept(db, files):
     elsewhere.upload(0, data=same)      # and so did a student of another school
     lone = world.upload(1, data=samples.pdf("只有他有"), title="另一件")
     sha, lone_sha = item_hash(world, world.upload(0, data=same)), item_hash(world, lone)
-    depart(world, 1)
+    world.depart(1, LEFT)
 
     purge(world)
 
@@ -90,7 +83,7 @@ def test_a_file_someone_else_still_has_is_kept(db, files):
 def test_open_business_holds_the_purge_until_it_closes(db, files):
     world = World(db, files)
     receipt_of = world.to_receipts((1,))
-    depart(world, 1)
+    world.depart(1, LEFT)
     assert purge(world) == 0  # the receipt is still waiting for the student
     with world.uow() as uow:
         uow.session.execute(update(Receipt).where(Receipt.id == receipt_of[1]).values(state="disputed"))
@@ -111,7 +104,7 @@ def test_queued_messages_to_the_student_go_with_the_student(db, files):
         from workflows.reminders import run
         run(uow, datetime(2026, 1, 28, tzinfo=timezone.utc))
     assert count(world, OutboxMessage, OutboxMessage.recipient_id == world.student_ids[1]) == 1
-    depart(world, 1)
+    world.depart(1, LEFT)
     purge(world)
     assert count(world, OutboxMessage, OutboxMessage.recipient_id == world.student_ids[1]) == 0
 
@@ -121,7 +114,7 @@ def test_files_wait_in_the_queue_until_removed_and_a_new_upload_of_the_same_byte
     data = samples.pdf("先刪後傳")
     gone = world.upload(1, data=data)
     sha = item_hash(world, gone)
-    depart(world, 1)
+    world.depart(1, LEFT)
     with world.uow() as uow:  # the purge commits; the process dies before removing files
         assert retention.purge(uow, PURGE) == 1
     assert files.exists(sha) and count(world, FileDeletion) == 1
@@ -137,7 +130,7 @@ def test_file_removal_waits_for_an_upload_that_is_storing_the_same_bytes(db, fil
     world = World(db, files)
     data = samples.pdf("同時")
     sha = item_hash(world, world.upload(1, data=data))
-    depart(world, 1)
+    world.depart(1, LEFT)
     with world.uow() as uow:
         retention.purge(uow, PURGE)
     stored, removed = threading.Event(), []

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from persistence.tables import Item, Window, scheduler_jobs
+from persistence.db import Database, make_engine
 from scheduler import jobs
+from scheduler.leader import PostgresLeadership, leadership_for
 from scheduler.service import WINDOW_JOBS, Service
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD, UPLOAD_LAST_DAY, YEAR, World
 from workflows import calendar
@@ -146,3 +148,22 @@ def test_stopping_the_scheduler_keeps_its_stored_triggers_for_the_next_start(db,
     service.shutdown()
     with db.engine.connect() as connection:
         assert set(connection.execute(select(scheduler_jobs.c.id)).scalars()) == set(before)
+
+
+def test_one_leader_at_a_time_and_the_next_takes_over_when_it_lets_go(db):
+    first, second = leadership_for(db), leadership_for(db)
+    try:
+        assert first.try_acquire() and first.held()
+        assert not second.try_acquire()
+        first.release()
+        assert second.try_acquire() and second.held()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_waiting_to_lead_survives_a_database_outage():
+    unreachable = Database(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/portfolio",
+                                       connect_args={"connect_timeout": 1}))
+    waiting = PostgresLeadership(unreachable)
+    assert waiting.try_acquire() is False and waiting.connection is None

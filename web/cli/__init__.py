@@ -9,7 +9,7 @@ import click
 from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
 from persistence.mail import SmtpMailer, SmtpSettings
-from persistence.migrate import current_revision, upgrade
+from persistence.migrate import current_revision, head_revision, upgrade
 from web.cli.policy import policy
 from workflows import calendar as school_calendar
 from workflows.actors import Actor
@@ -241,7 +241,10 @@ def scheduler(ctx, catch_up_seconds, sync_seconds, deliver_seconds, poll_seconds
     from scheduler.leader import leadership_for
     from scheduler.service import Service
 
-    upgrade(ctx.db.engine)
+    current, head = current_revision(ctx.db.engine), head_revision()
+    if current != head:  # never migrate from here: two schedulers starting together would race
+        click.echo(f"錯誤：資料庫版本為 {current or '（空白）'}，最新為 {head}；請先執行 portfolio db upgrade。", err=True)
+        sys.exit(2)
     service = Service(ctx.db, ctx.files, ctx.mailer, catch_up_seconds=catch_up_seconds,
                       sync_seconds=sync_seconds, deliver_seconds=deliver_seconds, report=click.echo)
     sys.exit(run_scheduler(service, leadership_for(ctx.db), poll_seconds))

@@ -1,0 +1,32 @@
+"""The deemed-confirmation benchmark runs end to end on a tiny SQLite data set (no PostgreSQL):
+it exits 0, prints its summary line with a ratio, and both sides did the same work."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "deem_confirmed.py"
+
+SUMMARY = re.compile(r"^sqlite\s+receipts=300 items=600\s+baseline [\d.]+ s \([\d,]+ rows/s\)\s+"
+                     r"sweep [\d.]+ s \([\d,]+ rows/s\)\s+ratio (\d+\.\d+)", re.MULTILINE)
+COUNTS = re.compile(r"counts\s+baseline: receipts=(\d+) items=(\d+) audit=(\d+) .*"
+                    r"sweep: receipts=(\d+) items=(\d+) audit=(\d+)")
+
+
+def test_benchmark_runs_on_sqlite_and_both_sides_do_the_same_work(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--engine", "sqlite", "--receipts", "300"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = SUMMARY.search(result.stdout)
+    assert summary, result.stdout
+    assert float(summary.group(1)) > 0
+    counts = [tuple(map(int, match.groups())) for match in COUNTS.finditer(result.stdout)]
+    assert counts, result.stdout
+    for baseline_receipts, baseline_items, baseline_audit, *sweep in counts:
+        assert (baseline_receipts, baseline_items, baseline_audit) == tuple(sweep) == (300, 600, 900)
+    assert result.stdout.count("same work: yes") == len(counts)
