@@ -5,6 +5,7 @@ Taipei days: a window "until 2026-02-03" closes at 2026-02-04 00:00 Taipei (2026
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -282,3 +283,40 @@ def test_running_every_deadline_twice_changes_nothing_the_second_time(db, files)
                  uow.session.scalar(select(func.count()).select_from(DeadlineRun)))
     assert sum(first.values()) > 0 and sum(second.values()) == 0
     assert again == counts
+
+
+def test_two_sweeps_of_everything_at_once_do_each_thing_once(db, files):
+    """Two processes (here threads with their own connections) catch up at the same moment."""
+    world = World(db, files, students=3)
+    world.to_receipts((0, 1))
+    world.upload(2)
+    world.depart(1, date(2026, 7, 31))  # and purge her after the policy's two years
+    late = datetime(2028, 8, 2, tzinfo=timezone.utc)
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def catch_up():
+        try:
+            barrier.wait()
+            results.append(deadlines.run_due(db, files, late))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=catch_up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors and all(r.ok for r in results), (errors, results)
+    with world.uow() as uow:
+        events = dict(uow.session.execute(select(AuditEntry.event, func.count()).group_by(AuditEntry.event)).all())
+        ledger = uow.session.scalar(select(func.count()).select_from(DeadlineRun))
+    # Both receipts and their items are deemed; that closes student 1's business, then she is purged.
+    assert events["deem_confirmed"] == 4
+    assert events["lock"] == 1 and events["purge"] == 1 and events["freeze_selection"] == 1
+    assert ledger == 3  # the selection freeze and both semesters' not-certified reports, once each
+    combined = [sum(r.schools[0].changed.get(k, 0) for r in results)
+                for k in ("deem_confirmed", "lock_drafts", "purged_students", "freeze_selection")]
+    # Receipts deemed, drafts locked, students purged, selected items frozen: one sweep did each,
+    # the other found nothing left to do.
+    assert combined == [2, 1, 1, 2]
