@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, insert, literal, select, update
 
-from persistence.tables import AuditEntry, Item, Receipt, Window
-from states import MACHINES, sources_of
+from persistence.tables import ITEM_KINDS, AuditEntry, Item, Receipt, Window
+from states import MACHINES, edges, sources_of
 from workflows.actors import Actor, system
 from workflows.clock import format_taipei
 from workflows.transitions import item_file_hash_sql
@@ -38,7 +38,7 @@ def _item_window(kind: str):
 
 
 def _receipt_window():
-    return select(Window.ends_at).where(Window.id == Receipt.window_id)
+    return select(Window.ends_at).where(Window.school_id == Receipt.school_id, Window.id == Receipt.window_id)
 
 
 def _closed(window, now: datetime):
@@ -46,12 +46,13 @@ def _closed(window, now: datetime):
     return exists(window.where(Window.ends_at <= now))
 
 
-def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, deadline, actor: Actor,
-          reason: str, subject_kind, extra_values: dict | None = None) -> int:
-    """Move every row matching `condition` along `event`, one audit row each, dated `deadline`
-    (an SQL expression: the moment the rule took effect, not when the sweep ran)."""
+def _move(uow: UnitOfWork, model, event: str, moves: dict[str, str], condition, *, deadline,
+          actor: Actor, reason: str, subject_kind, extra_values: dict | None = None) -> int:
+    """Move every row matching `condition` along `event` ({source: target}, read from a state
+    machine), one audit row each, dated `deadline` (an SQL expression: the moment the rule took
+    effect, not when the sweep ran)."""
     moved = 0
-    for source, target in sources_of(MACHINES[machine], event).items():
+    for source, target in moves.items():
         where = and_(model.school_id == uow.school_id, model.state == source, condition)
         audit_rows = select(
             model.school_id, subject_kind, model.id, model.student_id, literal(event),
@@ -68,6 +69,16 @@ def _move(uow: UnitOfWork, model, machine: str, event: str, condition, *, deadli
     return moved
 
 
+def _item_moves(event: str) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+    """[(item kinds, {source: target})] for `event`: kinds whose machines move alike share one
+    pass (one INSERT … SELECT and one UPDATE per source state, whatever the number of kinds)."""
+    groups: dict[tuple, list[str]] = {}
+    for kind in ITEM_KINDS:
+        if any(e.event == event for e in edges(MACHINES[kind])):
+            groups.setdefault(tuple(sorted(sources_of(MACHINES[kind], event).items())), []).append(kind)
+    return [(tuple(kinds), dict(moves)) for moves, kinds in groups.items()]
+
+
 def _ran(now: datetime) -> str:
     return f"（排程器於截止時處理；執行時間 {format_taipei(now)}）"
 
@@ -76,7 +87,7 @@ def _close_outcomes(uow: UnitOfWork, window_kind: str, event: str, reason: str, 
                     actor: Actor | None) -> int:
     """Course outcomes whose own window of `window_kind` has closed move along `event`."""
     window = _item_window(window_kind)
-    return _move(uow, Item, "course_outcome", event,
+    return _move(uow, Item, event, sources_of(MACHINES["course_outcome"], event),
                  and_(Item.kind == "course_outcome", _closed(window, now)),
                  deadline=window.scalar_subquery(), actor=actor or system(), reason=reason + _ran(now),
                  subject_kind=Item.kind, extra_values={"updated_at": now})
@@ -102,15 +113,15 @@ def deem_confirmed(uow: UnitOfWork, now: datetime, actor: Actor | None = None) -
     receipt_closed = _closed(_receipt_window(), now)
     waiting = sources_of(MACHINES["receipt"], "deem_confirmed")
     # Items first, while their receipts are still waiting: that is how we find them.
-    item_receipt = select(Window.ends_at).join(Receipt, Receipt.window_id == Window.id).where(
-        Receipt.id == Item.receipt_id, Receipt.state.in_(waiting))
-    for kind in ("course_outcome", "performance"):
-        _move(uow, Item, kind, "deem_confirmed",
-              and_(Item.kind == kind, _closed(item_receipt, now)),
+    item_receipt = select(Window.ends_at).join(Receipt, and_(
+        Receipt.school_id == Window.school_id, Receipt.window_id == Window.id)).where(
+        Receipt.school_id == Item.school_id, Receipt.id == Item.receipt_id, Receipt.state.in_(waiting))
+    for kinds, moves in _item_moves("deem_confirmed"):
+        _move(uow, Item, "deem_confirmed", moves, and_(Item.kind.in_(kinds), _closed(item_receipt, now)),
               deadline=item_receipt.scalar_subquery(), actor=actor, reason=reason,
               subject_kind=Item.kind, extra_values={"updated_at": now})
     deadline = _receipt_window().scalar_subquery()
-    return _move(uow, Receipt, "receipt", "deem_confirmed", receipt_closed, deadline=deadline,
+    return _move(uow, Receipt, "deem_confirmed", waiting, receipt_closed, deadline=deadline,
                  actor=actor, reason=reason, subject_kind=literal("receipt"),
                  extra_values={"closed_at": deadline})
 
