@@ -3,6 +3,9 @@ values (ids), so a job written by one process runs in another; the running `Serv
 here when the scheduler starts."""
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
 _service = None
 
 
@@ -12,23 +15,27 @@ def bind(service) -> None:
 
 
 def _bound():
-    if _service is None:
-        raise RuntimeError("no scheduler service is running in this process")
+    if _service is None:  # a job queued just before the service stopped: nothing to do
+        log.info("scheduler job skipped: the service has stopped")
     return _service
 
 
 def window_boundary(school_id: int, window_id: int, edge: str) -> None:
     """A window of `school_id` opened, closed, or reached its reminder moment."""
-    _bound().run(f"window {window_id} {edge}", school_ids={school_id})
+    if service := _bound():
+        service.run(f"window {window_id} {edge}", school_ids={school_id})
 
 
 def catch_up() -> None:
-    _bound().run("catch-up")
+    if service := _bound():
+        service.run("catch-up")
 
 
 def sync() -> None:
-    _bound().sync()
+    if service := _bound():
+        service.sync()
 
 
 def deliver() -> None:
-    _bound().deliver()
+    if service := _bound():
+        service.deliver()

@@ -14,7 +14,9 @@ The three periodic jobs live in memory: each start creates them again.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -39,6 +41,18 @@ WINDOW_JOBS = "windows"  # the persistent store
 PERIODIC_JOBS = "periodic"  # in memory
 
 
+def _one_at_a_time(method):
+    """Run under the service's work lock, and not at all once it is stopping: `shutdown` waits
+    for the work in progress by taking the same lock."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        with self._work:
+            if self._stopping:
+                return None
+            return method(self, *args, **kwargs)
+    return guarded
+
+
 @dataclass
 class Sync:
     added: int = 0
@@ -55,6 +69,8 @@ class Service:
         self.catch_up_seconds, self.sync_seconds = catch_up_seconds, sync_seconds
         self.deliver_seconds = deliver_seconds
         self.report, self.clock = report, clock
+        self._work = threading.RLock()
+        self._stopping = False
         self.scheduler = BackgroundScheduler(
             jobstores={WINDOW_JOBS: SQLAlchemyJobStore(engine=db.engine, tablename=scheduler_jobs.name),
                        PERIODIC_JOBS: MemoryJobStore()},
@@ -65,6 +81,7 @@ class Service:
 
     # -- what the jobs do ------------------------------------------------------------------
 
+    @_one_at_a_time
     def run(self, why: str, school_ids: set[int] | None = None) -> DueRun:
         now = self.clock()
         result = run_due(self.db, self.files, now, school_ids=school_ids)
@@ -76,6 +93,7 @@ class Service:
         self.deliver()
         return result
 
+    @_one_at_a_time
     def deliver(self) -> outbox.Delivery | None:
         if self.mailer is None:
             return None
@@ -89,6 +107,7 @@ class Service:
             self.report(f"通知：{result}")
         return result
 
+    @_one_at_a_time
     def sync(self, now: datetime | None = None) -> Sync:
         """Make the stored date triggers match every school's calendar from `now` on."""
         now = now or self.clock()
@@ -142,10 +161,16 @@ class Service:
         return self.scheduler.running and thread is not None and thread.is_alive()
 
     def shutdown(self) -> None:
+        """Finish the work in progress, start none, stop. APScheduler 3's shutdown(wait=True)
+        waits for running jobs while holding its job-store lock, and `sync` needs that lock: the
+        two would wait for each other forever. So wait for the work here, outside APScheduler's
+        locks, and then stop it without waiting."""
+        self._stopping = True
         if self.scheduler.running:
-            # APScheduler 3 makes one last pass over due jobs after shutdown(), with its executors
-            # already closed; it fails on each stored trigger that is due. Detach the stored jobs
-            # first: they stay in the database, untouched, for the next start.
-            self.scheduler.remove_jobstore(WINDOW_JOBS, shutdown=False)
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.pause()
+            with self._work:
+                # Its last pass over due jobs would fail on each stored trigger: detach them
+                # first; they stay in the database, untouched, for the next start.
+                self.scheduler.remove_jobstore(WINDOW_JOBS, shutdown=False)
+            self.scheduler.shutdown(wait=False)
         jobs.bind(None)

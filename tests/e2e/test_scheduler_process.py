@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -64,7 +65,14 @@ class Scheduler:
 
     def stop(self) -> int:
         self.process.terminate()
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # its threads' stacks, for the report
+            time.sleep(1)
+            self.kill()
+            self.wait_for("never printed", timeout=1)
+            raise AssertionError("the scheduler did not stop on SIGTERM:\n" + "\n".join(self.seen)) from None
 
 
 @pytest.fixture

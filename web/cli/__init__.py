@@ -252,9 +252,11 @@ def scheduler(ctx, catch_up_seconds, sync_seconds, deliver_seconds, poll_seconds
 
 def run_scheduler(service, leadership, poll_seconds: float) -> int:
     """Wait to lead, run until told to stop (SIGTERM/SIGINT) or the lock is lost."""
+    import faulthandler
     import signal
     import threading
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: where is it stuck?
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
