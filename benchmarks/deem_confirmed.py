@@ -40,6 +40,7 @@ import sqlalchemy  # noqa: E402
 from sqlalchemy import Date, bindparam, create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
+from benchmarks import scratch_db  # noqa: E402
 from persistence.db import Database, make_engine, normalise_url  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
 from persistence.tables import UTCDateTime  # noqa: E402
@@ -320,22 +321,13 @@ class PostgresTarget:
     name = "postgresql"
 
     def __init__(self, url: str, keep: bool):
-        self.keep = keep
-        server = make_url(normalise_url(url))
-        self.admin_url = server.set(database="postgres")
-        self.bench_url = server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+        self.keep, self.url = keep, url
+        self.admin_url = make_url(normalise_url(url)).set(database="postgres")
         self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT",
                                    connect_args={"connect_timeout": 5})
 
-    def _recreate(self, create: bool) -> None:
-        with self.admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-            if create:
-                c.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
-
     def fresh(self) -> Engine:
-        self._recreate(create=True)
-        return make_engine(self.bench_url)
+        return make_engine(scratch_db.create("postgresql", self.url, BENCH_DATABASE, Path()))
 
     def done(self, engine: Engine) -> None:
         engine.dispose()
@@ -344,7 +336,7 @@ class PostgresTarget:
         if self.keep:
             print(f"kept: database {BENCH_DATABASE} on {self.admin_url.host}:{self.admin_url.port}")
         else:
-            self._recreate(create=False)
+            scratch_db.drop("postgresql", self.url, BENCH_DATABASE)
         self.admin.dispose()
 
     def server_version(self) -> str:

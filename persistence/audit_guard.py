@@ -11,9 +11,9 @@ from weakref import WeakSet
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from persistence.tables import Item, Receipt
+from persistence.tables import Item, Receipt, SubmissionBatch
 
-AUDITED = (Item, Receipt)
+AUDITED = (Item, Receipt, SubmissionBatch)
 
 
 class UnauditedStateChange(RuntimeError):

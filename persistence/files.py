@@ -189,13 +189,13 @@ class LocalFileStore:
             # Same content is already stored: keep it. Its directory entry is synced again, as
             # the earlier upload may have failed at exactly that step and not been acknowledged.
             self._discard(None, tmp_path)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return
         # Either new, or the existing copy is damaged: replace it with the good one.
         os.replace(tmp_path, final)
         # After the rename the file is complete at its final path. If this fsync fails the
         # upload is not acknowledged, but the file stays: it may be another upload's copy.
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def _intact(self, path: Path, sha256: str, size: int) -> bool:
         try:
@@ -224,7 +224,7 @@ class LocalFileStore:
                 raise
             return
         os.chmod(path, DIR_MODE)  # the umask may have narrowed it
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def _discard(self, fd: int | None, tmp_path: Path) -> None:
         if fd is not None:
@@ -283,7 +283,7 @@ class LocalFileStore:
             path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def sweep_temp(self, older_than_seconds: float = 24 * 3600) -> int:
@@ -307,7 +307,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a new or renamed file) durable."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)

@@ -85,6 +85,9 @@ class Staff(SchoolScoped, Base):
     division: Mapped[str] = mapped_column(String(12), default="day")
     external: Mapped[bool] = mapped_column(Boolean, default=False)  # 外校教師
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A departed teacher who may still certify keeps a certify-only account until this day
+    # (Taipei, inclusive; 減緩原帳號消滅時間); after it the account cannot sign in.
+    certify_only_until: Mapped[date | None] = mapped_column(Date)
 
 
 class StaffRole(SchoolScoped, Base):
@@ -135,7 +138,8 @@ class Course(SchoolScoped, Base):
     __table_args__ = (UniqueConstraint("school_id", "academic_year", "semester", "code", "teacher_id"),
                       UniqueConstraint("school_id", "id"),
                       _school_fk(["teacher_id"], "staff"),
-                      CheckConstraint("semester IN (1, 2)", name="semester"))
+                      CheckConstraint("semester IN (1, 2)", name="semester"),
+                      Index("ix_courses_teacher", "school_id", "teacher_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     academic_year: Mapped[int] = mapped_column(Integer)
@@ -192,6 +196,7 @@ class Receipt(SchoolScoped, Base):
     __table_args__ = (UniqueConstraint("school_id", "id"),
                       _school_fk(["student_id"], "students"),
                       _school_fk(["window_id"], "windows"),
+                      _school_fk(["batch_id"], "submission_batches"),
                       CheckConstraint(_in("state", state_ids(MACHINES["receipt"])), name="state"),
                       Index("ix_receipts_window_state", "window_id", "state"))
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,6 +210,7 @@ class Receipt(SchoolScoped, Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the submission batch
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -226,7 +232,11 @@ class Item(SchoolScoped, Base):
                       CheckConstraint("kind = 'performance' OR (course_id IS NOT NULL AND semester IN (1, 2))",
                                       name="outcome_course"),
                       Index("ix_items_student_year", "student_id", "kind", "academic_year"),
-                      Index("ix_items_state", "school_id", "kind", "state"))
+                      Index("ix_items_state", "school_id", "kind", "state"),
+                      # The certification queue: one teacher's courses, one state, oldest first.
+                      Index("ix_items_course_state_submitted", "course_id", "state", "submitted_at", "id"),
+                      # The status pages: one school's year, counted by kind and state.
+                      Index("ix_items_school_year", "school_id", "academic_year", "kind", "state"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     student_id: Mapped[int] = mapped_column(Integer)
@@ -256,6 +266,10 @@ class Item(SchoolScoped, Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     selected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     receipt_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # How a dispute (疑義) was settled, for the student to read: "answered" (the office explains,
+    # nothing changes) or "resubmit" (the data is corrected and goes in a new batch).
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -362,3 +376,138 @@ scheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+ACCOUNT_KINDS = ("student", "staff", "guardian")
+
+
+class Account(SchoolScoped, Base):
+    """A sign-in (帳號) of one person of one school: a student, a staff member, or a guardian
+    (家長或法定代理人) linked to students through guardian_links. Usernames are unique across the
+    deployment, so signing in never asks for the school. Passwords are argon2 hashes."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["student_id"], "students"),
+                      _school_fk(["staff_id"], "staff"),
+                      CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind"),
+                      CheckConstraint("(kind = 'student') = (student_id IS NOT NULL)", name="student"),
+                      CheckConstraint("(kind = 'staff') = (staff_id IS NOT NULL)", name="staff"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    student_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    staff_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuardianLink(SchoolScoped, Base):
+    """A guardian account's student: the guardian sees (and, where the policy allows, acts for)
+    this student only."""
+
+    __tablename__ = "guardian_links"
+    __table_args__ = (_school_fk(["account_id"], "accounts"), _school_fk(["student_id"], "students"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    account_id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+
+
+UNAVAILABILITY_REASONS = ("leave", "departed", "incident")
+
+
+class ProxyAssignment(SchoolScoped, Base):
+    """代理人名單: who acts, in order of precedence (代理順位 1, 2, …), for a named person
+    (principal_staff_id) or for the holders of a role (principal_role) when they cannot."""
+
+    __tablename__ = "proxy_assignments"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["principal_staff_id"], "staff"),
+                      _school_fk(["proxy_staff_id"], "staff"),
+                      CheckConstraint("(principal_staff_id IS NULL) <> (principal_role IS NULL)",
+                                      name="one_principal"),
+                      CheckConstraint("precedence >= 1", name="precedence"),
+                      Index("ix_proxy_principal", "school_id", "principal_staff_id", "principal_role"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    principal_staff_id: Mapped[int | None] = mapped_column(Integer)
+    principal_role: Mapped[str | None] = mapped_column(String(32))
+    proxy_staff_id: Mapped[int] = mapped_column(Integer)
+    precedence: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Unavailability(SchoolScoped, Base):
+    """A period a staff member cannot act (leave, departed, incident): [starts_on, ends_on] in
+    Taipei dates, ends_on NULL for open-ended. Their work goes to their first available proxy."""
+
+    __tablename__ = "unavailabilities"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["staff_id"], "staff"),
+                      CheckConstraint(_in("reason", UNAVAILABILITY_REASONS), name="reason"),
+                      CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="order"),
+                      Index("ix_unavailabilities_staff", "school_id", "staff_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    staff_id: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+BATCH_KINDS = ("semester_basic_cadre", "semester_courses", "year_outcomes", "year_performances")
+GRADE12_TRACKS = ("academic", "professional")
+
+
+class SubmissionBatch(SchoolScoped, Base):
+    """A central submission batch (提交批次) of one category and period; grade-12 batches are split
+    by track (學術群 / 專業群). A resubmission batch points at the batch it corrects."""
+
+    __tablename__ = "submission_batches"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["confirmation_window_id"], "windows"),
+                      _school_fk(["resubmission_of_id"], "submission_batches"),
+                      CheckConstraint(_in("kind", BATCH_KINDS), name="kind"),
+                      CheckConstraint(_in("state", state_ids(MACHINES["batch"])), name="state"),
+                      CheckConstraint("semester IN (0, 1, 2)", name="semester"),
+                      CheckConstraint(f"track IS NULL OR {_in('track', GRADE12_TRACKS)}", name="track"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer, default=0)
+    track: Mapped[str | None] = mapped_column(String(16))  # grade 12 only
+    round: Mapped[int] = mapped_column(Integer, default=1)  # grade 12: first or second batch
+    state: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    resubmission_of_id: Mapped[int | None] = mapped_column(Integer)
+    confirmation_window_id: Mapped[int | None] = mapped_column(Integer)
+    export_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class BatchEntry(SchoolScoped, Base):
+    """One student (and, for outcome and performance batches, one of their items) in a batch."""
+
+    __tablename__ = "batch_entries"
+    __table_args__ = (UniqueConstraint("school_id", "batch_id", "student_id", "item_id"),
+                      _school_fk(["batch_id"], "submission_batches"),
+                      _school_fk(["student_id"], "students"),
+                      _school_fk(["item_id"], "items"),
+                      Index("ix_batch_entries_batch", "school_id", "batch_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    batch_id: Mapped[int] = mapped_column(Integer)
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    item_id: Mapped[int | None] = mapped_column(Integer)

@@ -6,9 +6,12 @@ scheduler ask these classes what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
 
 from statemachine import StateMachine
 
+from states.batch import BatchMachine
 from states.course_outcome import CourseOutcomeMachine
 from states.performance import PerformanceMachine
 from states.receipt import ReceiptMachine
@@ -17,6 +20,7 @@ MACHINES: dict[str, type[StateMachine]] = {
     "course_outcome": CourseOutcomeMachine,
     "performance": PerformanceMachine,
     "receipt": ReceiptMachine,
+    "batch": BatchMachine,
 }
 
 
@@ -41,6 +45,7 @@ def sources_of(machine: type[StateMachine], event: str) -> dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=None)
 def state_ids(machine: type[StateMachine]) -> frozenset[str]:
     return frozenset(s.id for s in machine.states)
 
@@ -56,3 +61,12 @@ def event_label(machine: type[StateMachine], event: str) -> str:
 def events_from(machine: type[StateMachine], state: str) -> list[str]:
     """Events allowed from `state` by the diagram alone (windows and roles not applied)."""
     return sorted({e.event for e in edges(machine) if e.source == state})
+
+
+@lru_cache(maxsize=None)
+def allowed_from(machine: type[StateMachine], state: str) -> tuple[tuple[str, str], ...]:
+    """(event id, label) of the events `machine` allows from `state`, in the machine's own order:
+    what `machine(...).allowed_events` answers for a row in that state, asked once per state
+    (building a machine costs more than the rest of a request's state logic)."""
+    row = SimpleNamespace(state=state)
+    return tuple((event.id, event.name) for event in machine(model=row, state_field="state").allowed_events)

@@ -6,6 +6,9 @@ selected 勾選 for the central database, confirmed on the receipt 收訖明細.
       │                reject resubmit  void_certification   unselect select              confirm_receipt ▶ receipt_confirmed
       │                  ▼  │                    ▼  │                ▼  │                 deem_confirmed  ▶ deemed_confirmed
       │               rejected                  draft            unselected             dispute ▶ disputed ──resolve──▶ resolved
+    resubmit_central: resolved ▶ submitted_central (a dispute settled by correcting the data goes
+      to the central database again in a resubmission batch; an answered one stays resolved)
+    revoke_certification: certified ▶ submitted (teacher's undo)
     lock ▶ locked (upload window closed)   expire_certification: submitted ▶ not_certified
     delete: draft | rejected ▶ deleted
 
@@ -25,7 +28,7 @@ class CourseOutcomeMachine(StateMachine):
     receipt_confirmed = State("已確認收訖", final=True)
     deemed_confirmed = State("逾期視為確認", final=True)
     disputed = State("提出疑義")
-    resolved = State("疑義已處理", final=True)
+    resolved = State("疑義已處理")
     locked = State("逾期未送出", final=True)
     not_certified = State("逾期未認證", final=True)
     deleted = State("已刪除", final=True)
@@ -34,6 +37,8 @@ class CourseOutcomeMachine(StateMachine):
     withdraw = Event(submitted.to(draft), name="撤回")
     certify = Event(submitted.to(certified), name="認證通過")
     reject = Event(submitted.to(rejected), name="認證失敗")
+    # The teacher's undo of a (bulk) certification while the certification window is open.
+    revoke_certification = Event(certified.to(submitted), name="撤銷認證")
     resubmit = Event(rejected.to(submitted), name="重新送出認證")
     void_certification = Event(certified.to(draft) | unselected.to(draft), name="更換檔案，認證失效")
     select = Event(certified.to(selected) | unselected.to(selected), name="勾選")
@@ -43,6 +48,8 @@ class CourseOutcomeMachine(StateMachine):
     deem_confirmed = Event(submitted_central.to(deemed_confirmed), name="逾期視為確認")
     dispute = Event(submitted_central.to(disputed), name="提出疑義")
     resolve = Event(disputed.to(resolved), name="處理疑義")
+    # A resubmission batch (workflows/batches) carries the corrected item to the central database again.
+    resubmit_central = Event(resolved.to(submitted_central), name="重新提交中央資料庫")
     lock = Event(draft.to(locked), name="上傳期限截止鎖定")
     expire_certification = Event(submitted.to(not_certified), name="認證期限截止")
     delete = Event(draft.to(deleted) | rejected.to(deleted), name="刪除")

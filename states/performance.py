@@ -3,6 +3,8 @@
     uploaded ──select──▶ selected ──submit_central──▶ submitted_central ──confirm_receipt──▶ receipt_confirmed
        │      ◀─(select)─ unselected ◀─unselect─┘                        ├─deem_confirmed──▶ deemed_confirmed
     delete ▶ deleted                                                      └─dispute──▶ disputed ──resolve──▶ resolved
+    resubmit_central: resolved ▶ submitted_central (a dispute settled by correcting the data goes
+      to the central database again in a resubmission batch; an answered one stays resolved)
 """
 from statemachine import Event, State, StateMachine
 
@@ -15,7 +17,7 @@ class PerformanceMachine(StateMachine):
     receipt_confirmed = State("已確認收訖", final=True)
     deemed_confirmed = State("逾期視為確認", final=True)
     disputed = State("提出疑義")
-    resolved = State("疑義已處理", final=True)
+    resolved = State("疑義已處理")
     deleted = State("已刪除", final=True)
 
     select = Event(uploaded.to(selected) | unselected.to(selected), name="勾選")
@@ -25,4 +27,6 @@ class PerformanceMachine(StateMachine):
     deem_confirmed = Event(submitted_central.to(deemed_confirmed), name="逾期視為確認")
     dispute = Event(submitted_central.to(disputed), name="提出疑義")
     resolve = Event(disputed.to(resolved), name="處理疑義")
+    # A resubmission batch (workflows/batches) carries the corrected item to the central database again.
+    resubmit_central = Event(resolved.to(submitted_central), name="重新提交中央資料庫")
     delete = Event(uploaded.to(deleted) | unselected.to(deleted), name="刪除")

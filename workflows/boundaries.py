@@ -22,7 +22,7 @@ from persistence.tables import (ITEM_KINDS, Course, DeadlineRun, Item, Receipt, 
 from states import MACHINES
 from workflows import outbox
 from workflows.actors import system
-from workflows.clock import format_deadline, format_taipei
+from workflows.clock import format_deadline, format_taipei, taipei_date
 from workflows.outbox import Message
 from workflows.policy import KIND_LABELS
 from workflows.reminders import UNANSWERED
@@ -95,7 +95,7 @@ def report_not_certified(uow, now: datetime) -> int:
             continue
         courses = list(uow.session.scalars(uow.select(Course).where(Course.id.in_(counts))
                                            .order_by(Course.name, Course.id)))
-        routes = certifiers_for(uow, courses)
+        routes = certifiers_for(uow, courses, on=taipei_date(now))
         period = f"{window.academic_year} 學年度第 {window.semester} 學期"
         deadline = format_deadline(window.ends_at)
         body = (f"{period}課程學習成果認證期間已於 {deadline} 截止，下列成果逾期未認證，共 {total} 件：\n"

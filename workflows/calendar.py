@@ -83,6 +83,16 @@ def require_confirmation_days(uow, starts_at: datetime, ends_at: datetime, *, fi
             field=field, limit=days)
 
 
+def require_confirmation_window(uow, window_id: int, now: datetime, *, field: str) -> Window:
+    """The receipt confirmation window `window_id`, refused unless it is one and students still
+    have the policy's whole period from `now` (a receipt issued late shortens nobody's time)."""
+    window = uow.get(Window, window_id, what="收訖明細確認期間")
+    if window.kind != "receipt_confirmation":
+        raise InvalidInput(f"期程 {window.id} 不是收訖明細確認期間（{describe(window)}）。", field=field)
+    require_confirmation_days(uow, max(now, window.starts_at), window.ends_at, field=field)
+    return window
+
+
 def define_window(uow, actor: Actor, kind: str, academic_year: int, semester: int,
                   first_day: date, last_day: date, *, now: datetime) -> Window:
     """Create or move a window: open from 00:00 of first_day to the end of last_day (Taipei)."""

@@ -11,14 +11,16 @@ from datetime import datetime
 from persistence.tables import Course, Item
 from workflows import calendar
 from workflows.actors import Actor, OnBehalf
+from workflows.clock import taipei_date
 from workflows.errors import Forbidden, InvalidInput, RuleViolation
-from workflows.routing import certifiers
+from workflows.routing import Certifiers, certifiers
 from workflows.rules import REASON_MAX, guard_version, student_side, text_field
 from workflows.transitions import fire, require_allowed
 from workflows.unit_of_work import UnitOfWork, now_or
 
 
-def _outcome(uow: UnitOfWork, item_id: int) -> Item:
+def lock_outcome(uow: UnitOfWork, item_id: int) -> Item:
+    """The course outcome, locked for this transaction."""
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
     if item.kind != "course_outcome":
         raise InvalidInput("只有課程學習成果需要教師認證。", field="item_id")
@@ -28,7 +30,7 @@ def _outcome(uow: UnitOfWork, item_id: int) -> Item:
 def _student_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, doing: str, *,
                   expected_version: int | None, now: datetime | None) -> Item:
     now = now_or(now)
-    item = _outcome(uow, item_id)
+    item = lock_outcome(uow, item_id)
     actor = student_side(uow, actor, item.student_id)
     guard_version(item, expected_version)
     require_allowed(item, event)
@@ -75,17 +77,29 @@ def resubmit(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: i
                          expected_version=expected_version, now=now)
 
 
-def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, reason: str | None,
-                  expected_version: int | None, now: datetime | None) -> Item:
-    now = now_or(now)
-    item = _outcome(uow, item_id)
+def certifying_actor(uow: UnitOfWork, actor: Actor, item: Item,
+                     routes: dict[int, Certifiers] | None = None, *, now: datetime | None = None) -> Actor:
+    """The actor as a certification of `item` is recorded: the course's certifier (routing.py),
+    on behalf of the absent teacher when proxied. Anyone else is refused. `routes` caches the
+    courses' routes across the items of one bulk action."""
     uow.require_member(actor)
-    course = uow.get(Course, item.course_id, what="課程")
-    route = certifiers(uow, course)
+    route = routes.get(item.course_id) if routes is not None else None
+    if route is None:
+        route = certifiers(uow, uow.get(Course, item.course_id, what="課程"), on=taipei_date(now_or(now)))
+        if routes is not None:
+            routes[item.course_id] = route
     if not (actor.kind == "staff" and actor.id in route.staff_ids):
-        raise Forbidden(f"「{course.name}」的課程學習成果由{route.describe()}認證，你不能認證這項成果。")
+        raise Forbidden(f"「{route.course.name}」的課程學習成果由{route.describe()}認證，你不能認證這項成果。")
     if route.proxied:  # audited as done for the absent teacher
-        actor = actor.acting_for(OnBehalf("staff", route.teacher.id, route.teacher.name))
+        return actor.acting_for(OnBehalf("staff", route.teacher.id, route.teacher.name))
+    return actor
+
+
+def teacher_change(uow: UnitOfWork, actor: Actor, item: Item, event: str, *, reason: str | None,
+                   expected_version: int | None, now: datetime,
+                   routes: dict[int, Certifiers] | None = None) -> Item:
+    """Certify or reject one locked outcome within the caller's transaction (no commit)."""
+    actor = certifying_actor(uow, actor, item, routes, now=now)
     guard_version(item, expected_version)
     require_allowed(item, event)
     calendar.require_open(uow, "certification", item.academic_year, item.semester, now,
@@ -99,6 +113,13 @@ def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, re
     else:
         item.rejection_reason = reason
     item.updated_at = now
+    return item
+
+
+def _teacher_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, reason: str | None,
+                  expected_version: int | None, now: datetime | None) -> Item:
+    item = teacher_change(uow, actor, lock_outcome(uow, item_id), event, reason=reason,
+                          expected_version=expected_version, now=now_or(now))
     uow.commit()
     return item
 

@@ -216,7 +216,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             yield line, cells
 
 
-class _Row:
+class Row:
     """One data row being checked: reads cells by column key and collects errors."""
 
     def __init__(self, line: int, cells: list[str], index: dict[str, int],
@@ -267,8 +267,8 @@ class _Row:
             return None
 
 
-def _parse_file(data: bytes, columns: tuple[Column, ...],
-                build: Callable[[_Row], T | None]) -> Parsed[T]:
+def parse_file(data: bytes, columns: tuple[Column, ...],
+                build: Callable[[Row], T | None]) -> Parsed[T]:
     errors: list[RowError] = []
     try:
         records = _records(_decode(data))
@@ -282,7 +282,7 @@ def _parse_file(data: bytes, columns: tuple[Column, ...],
         labels = {column.key: column.label for column in columns}
         rows: list[T] = []
         for line, cells in records:
-            row = _Row(line, cells, index, labels, errors)
+            row = Row(line, cells, index, labels, errors)
             built = build(row)
             if built is not None and not row.failed:
                 rows.append(built)
@@ -536,7 +536,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
     """學生名冊: one row per student."""
     numbers, ids = _Seen(), _Seen()
 
-    def build(row: _Row) -> StudentRow | None:
+    def build(row: Row) -> StudentRow | None:
         student_no = row.convert("student_no", _student_no)
         national_id = row.get("national_id")
         if not national_id:
@@ -573,7 +573,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
                           status=status, guardian_name=guardian_name,
                           mailing_address=mailing_address, email=email, line=row.line)
 
-    return _parse_file(data, STUDENT_COLUMNS, build)
+    return parse_file(data, STUDENT_COLUMNS, build)
 
 
 def parse_teachers(data: bytes) -> Parsed[TeacherRow]:
@@ -581,7 +581,7 @@ def parse_teachers(data: bytes) -> Parsed[TeacherRow]:
     numbers, homerooms = _Seen(), _Seen()
     homeroom_names: dict[str, str] = {}
 
-    def build(row: _Row) -> TeacherRow | None:
+    def build(row: Row) -> TeacherRow | None:
         staff_no = row.convert("staff_no", _staff_no)
         name = row.text("name", 40)
         roles = row.convert("roles", _roles)
@@ -615,7 +615,7 @@ def parse_teachers(data: bytes) -> Parsed[TeacherRow]:
                           homeroom_class=homeroom_class, email=email, division=division,
                           external=external, line=row.line)
 
-    return _parse_file(data, TEACHER_COLUMNS, build)
+    return parse_file(data, TEACHER_COLUMNS, build)
 
 
 def parse_courses(data: bytes, *, school_code: str | None = None) -> Parsed[CourseRow]:
@@ -628,7 +628,7 @@ def parse_courses(data: bytes, *, school_code: str | None = None) -> Parsed[Cour
         except CourseCodeError as exc:
             raise ValueError(exc.message) from None
 
-    def build(row: _Row) -> CourseRow | None:
+    def build(row: Row) -> CourseRow | None:
         academic_year = row.convert("academic_year", _academic_year)
         semester = row.convert("semester", _semester)
         code = row.convert("code", code_of)
@@ -650,4 +650,4 @@ def parse_courses(data: bytes, *, school_code: str | None = None) -> Parsed[Cour
                          teacher_no=teacher_no, student_nos=student_nos, route=route,
                          line=row.line)
 
-    return _parse_file(data, COURSE_COLUMNS, build)
+    return parse_file(data, COURSE_COLUMNS, build)

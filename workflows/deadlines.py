@@ -7,6 +7,7 @@ so running it twice, late, or from two processes at once changes nothing the sec
 | part | effect | module |
 |---|---|---|
 | transitions | drafts lock, not certified in time, deemed confirmed (set-based) | sweeps |
+| batches | submission batches whose confirmation period is over close | receipt_import |
 | boundaries | selection freeze, not-certified report, paper-notice prompt (ledger) | boundaries |
 | reminders | reminders before deadlines, into the outbox | reminders |
 | retention | departed students' data purged after the policy's years | retention |
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Window
-from workflows import boundaries, reminders, retention, sweeps
+from workflows import boundaries, receipt_import, reminders, retention, sweeps
 from workflows.actors import Actor
 from workflows.policy import Policy, parse_policy
 from workflows.unit_of_work import UnitOfWork
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PART_LABELS = {
     "lock_drafts": "草稿鎖定", "expire_certification": "逾期未認證", "deem_confirmed": "逾期視為確認",
+    "closed_batches": "提交批次結束",
     "freeze_selection": "勾選凍結", "report_not_certified": "逾期未認證通報",
     "paper_notice_due": "紙本通知提醒", "reminders": "截止提醒", "purged_students": "離校生資料刪除",
 }
@@ -76,9 +78,16 @@ class DueRun:
         return sum(s.total for s in self.schools)
 
 
+def _close_batches(uow: UnitOfWork, now: datetime, actor: Actor | None) -> dict[str, int]:
+    closed = receipt_import.close_finished_batches(uow, now, actor)
+    uow.commit()
+    return {"closed_batches": closed}
+
+
 def _parts(actor: Actor | None):
     return (
         ("transitions", lambda uow, now: sweeps.run_all(uow, now, actor).changed),
+        ("batches", lambda uow, now: _close_batches(uow, now, actor)),
         ("boundaries", boundaries.run),
         ("reminders", lambda uow, now: {"reminders": reminders.run(uow, now)}),
         ("retention", lambda uow, now: {"purged_students": retention.purge(uow, now, actor)}),

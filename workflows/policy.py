@@ -10,6 +10,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from datetime import date, datetime, timedelta
@@ -59,6 +60,8 @@ class Policy:
     outcome_upload_close_days_after_closing: int
     guardians_may_act: bool = True
     proxy_routing: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dispute_offices: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(dict(DISPUTE_OFFICE_DEFAULTS)))
     reminder_hour: int = 8
     reminder_days_before: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(REMINDER_DEFAULT_DAYS)))
@@ -70,6 +73,11 @@ class Policy:
     def selection_cap(self, kind: str) -> int:
         return {"course_outcome": self.outcome_selections_per_year,
                 "performance": self.performance_selections_per_year}[kind]
+
+    def dispute_office(self, category: str) -> str:
+        """The role that handles a dispute (疑義) about data of `category` (a DISPUTE_CATEGORIES
+        key; item kinds are categories)."""
+        return self.dispute_offices[category]
 
     def reminder_at(self, window_kind: str, starts_at: datetime, ends_at: datetime) -> datetime | None:
         """When reminders for a window go out: `reminder_hour` (Taipei) N days before its last
@@ -116,6 +124,18 @@ DIVISION_CODES: tuple[str, ...] = tuple(d.value for d in Division)
 REMINDER_DEFAULT_DAYS: Mapping[str, int] = MappingProxyType({
     "course_outcome_upload": 7, "certification": 3, "selection": 7, "receipt_confirmation": 3})
 REMINDER_DAYS_MAX = 60
+# [dispute_offices] keys: the categories of data a receipt covers (seed 002's batches), and the
+# office (role code) that settles a student's dispute (疑義) about them, by default.
+DISPUTE_CATEGORIES: dict[str, str] = {
+    "basic_data": "基本資料", "cadre": "幹部紀錄", "courses": "修課紀錄（含成績）",
+    "course_outcome": "課程學習成果", "performance": "多元表現"}
+DISPUTE_OFFICE_DEFAULTS: Mapping[str, str] = MappingProxyType({
+    "basic_data": "registry", "cadre": "student_activities", "courses": "registry",
+    "course_outcome": "equipment_section", "performance": "student_activities"})
+# Offices that may be named: administrative sections, not teachers.
+DISPUTE_OFFICE_ROLES: tuple[str, ...] = (
+    "registry", "teaching_section", "equipment_section", "student_activities", "counselling",
+    "executive_secretary")
 REMINDER_DEFAULT_HOUR = 8
 
 
@@ -173,6 +193,7 @@ RULES: dict[str, str] = {
     "division": "學制須為 day（日間部）或 continuing（進修部）",
     "tail": "教師認證延長期間（工作日）不得為負數",
     "close_days": "休業式後的上傳截止日數不得為負數",
+    "dispute_office": "疑義處理單位須為 " + "、".join(DISPUTE_OFFICE_ROLES) + " 之一（行政單位的角色代碼）",
     "proxy_role": "代理對象須為 workflows/roles.py 的角色代碼或 duty_proxy（職務代理人）",
     "reminder_days": f"截止提醒：截止日前 0 至 {REMINDER_DAYS_MAX} 日（0 為截止當日）",
     "reminder_hour": "截止提醒寄送時間：臺北時間 0 至 23 時",
@@ -288,6 +309,7 @@ _SCHEMA: dict[str, tuple[Any, bool]] = {
     }, True),
     "guardians": ({"may_act": ("bool", True)}, False),
     "proxy_routing": ("routing", False),
+    "dispute_offices": ("offices", False),
     "reminders": ({"hour": ("int", False),
                    **{kind: ("int", False) for kind in REMINDER_DEFAULT_DAYS}}, False),
 }
@@ -298,6 +320,7 @@ _DEFAULTS: dict[str, Any] = {
     "performance.uploads_per_year": None,
     "guardians.may_act": True,
     "proxy_routing": MappingProxyType({}),
+    "dispute_offices": DISPUTE_OFFICE_DEFAULTS,
     "reminders.hour": REMINDER_DEFAULT_HOUR,
     **{f"reminders.{kind}": days for kind, days in REMINDER_DEFAULT_DAYS.items()},
     **{f"{k}.external_link": False for k in KINDS},
@@ -305,7 +328,29 @@ _DEFAULTS: dict[str, Any] = {
 }
 _TYPE_LABELS = {"str": "字串", "int": "整數", "bool": "布林值（true 或 false）", "number": "數字（MB）",
                 "kinds": "字串陣列", "file": "表格 { kinds = [...], max_mb = ... }",
-                "routing": "表格（課程類別 = \"角色代碼\"）", "table": "表格"}
+                "routing": "表格（課程類別 = \"角色代碼\"）",
+                "offices": "表格（資料類別 = \"角色代碼\"）", "table": "表格"}
+
+
+@dataclass(frozen=True)
+class _RoleTable:
+    """A table of category → role code ([proxy_routing], [dispute_offices]): both are read and
+    checked by the same code, so the two tables cannot drift apart."""
+
+    categories: Mapping[str, str]
+    what: str                    # the kind of category, in messages
+    allowed: tuple[str, ...]     # the role codes a target may be
+    rule: str                    # the RULES key a target outside `allowed` breaks
+    problem: str
+    defaults: Mapping[str, str]  # what categories left out of the table get
+
+
+_ROLE_TABLES: dict[str, _RoleTable] = {
+    "proxy_routing": _RoleTable(COURSE_KINDS, "課程類別", tuple(r.value for r in Role) + (DUTY_PROXY,),
+                                "proxy_role", "不是可用的角色代碼", MappingProxyType({})),
+    "dispute_offices": _RoleTable(DISPUTE_CATEGORIES, "資料類別", DISPUTE_OFFICE_ROLES,
+                                  "dispute_office", "不是可處理疑義的單位", DISPUTE_OFFICE_DEFAULTS),
+}
 
 
 def _is_int(value: Any) -> bool:
@@ -359,8 +404,8 @@ class _Reader:
                     self.table(value, path, kind)
             elif kind == "file":
                 self.file(value, path)
-            elif kind == "routing":
-                self.routing(value, path)
+            elif kind in ("routing", "offices"):
+                self.role_table(value, path, kind)
             elif not _type_ok(kind, value):
                 self.type_error(path, value, kind)
             else:
@@ -380,17 +425,19 @@ class _Reader:
         self.values[path] = True
         self.table(value, path, _FILE_SCHEMA)
 
-    def routing(self, value: Any, path: str) -> None:
+    def role_table(self, value: Any, path: str, kind: str) -> None:
+        """The categories given override the table's defaults; the rest keep them."""
         if not isinstance(value, dict):
-            self.type_error(path, value, "routing")
+            self.type_error(path, value, kind)
             return
-        known = {}
+        table = _ROLE_TABLES[path]
+        known = dict(table.defaults)
         for key, target in value.items():
             sub = _join(path, key)
-            if key not in COURSE_KINDS:
+            if key not in table.categories:
                 self.errors.append(PolicyViolation(
-                    sub, target, RULES["unknown"], tuple(COURSE_KINDS),
-                    f"未知的課程類別；可用的課程類別：{'、'.join(COURSE_KINDS)}"))
+                    sub, target, RULES["unknown"], tuple(table.categories),
+                    f"未知的{table.what}；可用的{table.what}：{'、'.join(table.categories)}"))
             elif not isinstance(target, str):
                 self.type_error(sub, target, "str")
             else:
@@ -513,17 +560,17 @@ def _national_checks(v: dict[str, Any]) -> list[PolicyViolation]:
             add(path, RULES["reminder_days"], (0, REMINDER_DAYS_MAX),
                 f"不在 0–{REMINDER_DAYS_MAX} 日之間")
 
-    # proxy routing
-    if has("proxy_routing"):
-        allowed = tuple(r.value for r in Role) + (DUTY_PROXY,)
-        for key, target in v["proxy_routing"].items():
-            path = f"proxy_routing.{key}"
-            if key not in COURSE_KINDS:
-                out.append(PolicyViolation(path, target, RULES["unknown"], tuple(COURSE_KINDS),
-                                           "未知的課程類別"))
-            elif target not in allowed:
-                out.append(PolicyViolation(path, target, RULES["proxy_role"], allowed,
-                                           "不是可用的角色代碼"))
+    # proxy routing, dispute offices
+    for table_path, table in _ROLE_TABLES.items():
+        if not has(table_path):
+            continue
+        for key, target in v[table_path].items():
+            path = f"{table_path}.{key}"
+            if key not in table.categories:
+                out.append(PolicyViolation(path, target, RULES["unknown"], tuple(table.categories),
+                                           f"未知的{table.what}"))
+            elif target not in table.allowed:
+                out.append(PolicyViolation(path, target, RULES[table.rule], table.allowed, table.problem))
     return out
 
 
@@ -586,6 +633,7 @@ def _flatten(policy: Policy) -> dict[str, Any]:
             policy.outcome_upload_close_days_after_closing,
         "guardians.may_act": policy.guardians_may_act,
         "proxy_routing": policy.proxy_routing,
+        "dispute_offices": policy.dispute_offices,
         "reminders.hour": policy.reminder_hour,
         **{f"reminders.{kind}": policy.reminder_days_before[kind] for kind in REMINDER_DEFAULT_DAYS},
     }
@@ -632,6 +680,7 @@ def _build(v: dict[str, Any]) -> Policy:
             v["calendar.outcome_upload_close_days_after_closing_ceremony"],
         guardians_may_act=v["guardians.may_act"],
         proxy_routing=MappingProxyType(dict(v["proxy_routing"])),
+        dispute_offices=MappingProxyType(dict(v["dispute_offices"])),
         reminder_hour=v["reminders.hour"],
         reminder_days_before=MappingProxyType(
             {kind: v[f"reminders.{kind}"] for kind in REMINDER_DEFAULT_DAYS}),
@@ -679,6 +728,14 @@ def parse_policy(text: str, *, source: str) -> Policy:
     if violations:
         raise PolicyError(violations, source=source)
     return _build(reader.values)
+
+
+@lru_cache(maxsize=256)
+def parsed_policy(text: str, *, source: str) -> Policy:
+    """parse_policy, remembered by the text (and the source its errors name): parsing is pure and
+    a Policy is immutable, and every unit of work that reads its school's policy would otherwise
+    parse the same TOML again. An edited policy is different text, so it is parsed anew."""
+    return parse_policy(text, source=source)
 
 
 def preset_names() -> list[str]:
@@ -749,6 +806,8 @@ def policy_to_toml(policy: Policy) -> str:
             "", "[guardians]", f"may_act = {_toml(policy.guardians_may_act)}",
             "", "[proxy_routing]"]
     out += [f"{_toml_key(k)} = {_toml(t)}" for k, t in policy.proxy_routing.items()]
+    out += ["", "[dispute_offices]"]
+    out += [f"{_toml_key(k)} = {_toml(t)}" for k, t in policy.dispute_offices.items()]
     out += ["", "[reminders]", f"hour = {_toml(policy.reminder_hour)}"]
     out += [f"{kind} = {_toml(days)}" for kind, days in policy.reminder_days_before.items()]
     return "\n".join(out) + "\n"
@@ -792,6 +851,8 @@ def describe(policy: Policy) -> list[tuple[str, str]]:
             rows.append((f"代理認證：{COURSE_KINDS.get(key, key)}", _target_label(target)))
     else:
         rows.append(("代理認證", "未設定（依工作小組代理人名單）"))
+    for key, target in policy.dispute_offices.items():
+        rows.append((f"疑義處理：{DISPUTE_CATEGORIES.get(key, key)}", _target_label(target)))
     rows.append(("截止提醒寄送時間", f"臺北時間 {policy.reminder_hour:02d}:00"))
     for kind, days in policy.reminder_days_before.items():
         rows.append((f"截止提醒：{WINDOW_LABELS[kind]}", f"截止日前 {days} 日" if days else "截止當日"))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from persistence.tables import Item, Receipt, Window
-from workflows import calendar
+from workflows import calendar, disputes
 from workflows.actors import Actor
-from workflows.errors import Forbidden, InvalidInput, RuleViolation
+from workflows.errors import Forbidden, RuleViolation
 from workflows.policy import KIND_LABELS
 from workflows.rules import REASON_MAX, student_side, text_field
 from workflows.roles import Role
@@ -20,6 +20,15 @@ from workflows.transitions import fire, start
 from workflows.unit_of_work import UnitOfWork, now_or
 
 SUBMISSION_ROLES = (Role.REGISTRY, Role.EQUIPMENT_SECTION, Role.STUDENT_ACTIVITIES, Role.ADMIN)
+
+
+def require_submission_office(uow: UnitOfWork, actor: Actor, doing: str) -> Actor:
+    """The submission offices, the system and the platform administrator only: the one rule of
+    the batches and the receipt import; `doing` completes the refusal (「可以{doing}。」)."""
+    uow.require_member(actor)
+    if not (actor.kind in ("system", "platform") or actor.has(*SUBMISSION_ROLES)):
+        raise Forbidden(f"只有提交負責單位（註冊組、設備組、訓育組）可以{doing}。")
+    return actor
 
 
 def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: int,
@@ -36,13 +45,8 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
     if selection is not None and now < selection.ends_at:
         raise RuleViolation(f"勾選期間尚未結束（{calendar.describe(selection)}），學生的勾選還可能變動，不能提交。",
                             rule="selection_still_open", field="academic_year")
-    window = uow.get(Window, confirmation_window_id, what="收訖明細確認期間")
-    if window.kind != "receipt_confirmation":
-        raise InvalidInput(f"期程 {window.id} 不是收訖明細確認期間（{calendar.describe(window)}）。",
-                           field="confirmation_window_id")
-    # Students must still have the whole period: a receipt issued late shortens nobody's time.
-    calendar.require_confirmation_days(uow, max(now, window.starts_at), window.ends_at,
-                                       field="confirmation_window_id")
+    window = calendar.require_confirmation_window(uow, confirmation_window_id, now,
+                                                  field="confirmation_window_id")
     query = uow.select(Item).where(Item.kind == kind, Item.academic_year == academic_year,
                                    Item.state == "selected")
     if student_ids is not None:  # a batch for some students only (e.g. one grade-12 track)
@@ -99,16 +103,9 @@ def receipts_of(uow: UnitOfWork, student_id: int) -> list[Receipt]:
 
 
 
-def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str,
+def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str, kind: str = "answered",
             now: datetime | None = None) -> Item:
-    """處理疑義: the responsible office records how a disputed item was settled."""
-    now = now_or(now)
-    uow.require_member(actor)
-    if not actor.has(*SUBMISSION_ROLES):
-        raise Forbidden("只有提交負責單位可以處理收訖明細疑義。")
-    note = text_field(note, field="note", label="處理說明", max_chars=REASON_MAX, required=True)
-    item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
-    fire(uow.session, item, "resolve", actor=actor, at=now, reason=note)
-    item.updated_at = now
-    uow.commit()
-    return item
+    """處理疑義: the responsible office records how a disputed item was settled — by answering the
+    student ("answered", the default) or by correcting it for a new batch ("resubmit"). The
+    office is the policy's for the item's category (workflows/disputes.py)."""
+    return disputes.resolve(uow, actor, item_id, kind=kind, reason=note, now=now)

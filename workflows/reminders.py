@@ -121,7 +121,7 @@ def _certification(uow, window: Window, now: datetime) -> list[Message]:
         return []
     courses = list(uow.session.scalars(uow.select(Course).where(Course.id.in_(waiting))
                                        .order_by(Course.name, Course.id)))
-    routes = certifiers_for(uow, courses)
+    routes = certifiers_for(uow, courses, on=taipei_date(now))
     lines: dict[int, list[str]] = defaultdict(list)
     for course in courses:
         route = routes[course.id]

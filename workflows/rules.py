@@ -15,7 +15,7 @@ from workflows.roles import EnrolmentStatus
 
 
 
-def _downstream(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
+def reachable(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
     """States reachable from `start` in the kind's diagram without the `skipping` events."""
     seen, queue = {start}, deque([start])
     graph = edges(MACHINES[kind])
@@ -30,7 +30,7 @@ def _downstream(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
 
 # An item counts as selected from `selected` on, through submission and receipt; un-selecting
 # is the only way back out.
-SELECTED_STATES = {kind: _downstream(kind, "selected", skipping={"unselect"}) for kind in ITEM_KINDS}
+SELECTED_STATES = {kind: reachable(kind, "selected", skipping={"unselect"}) for kind in ITEM_KINDS}
 # Every upload counts against the upload cap until it is deleted.
 UPLOADED_STATES = {kind: state_ids(MACHINES[kind]) - {"deleted"} for kind in ITEM_KINDS}
 # Where the student may still change files and text (with the upload window open). A change of
@@ -56,6 +56,15 @@ def student_side(uow, actor: Actor, student_id: int) -> Actor:
         student = uow.get(Student, student_id, what="學生")
         return actor.acting_for(OnBehalf("student", student.id, student.name))
     raise Forbidden("只能操作自己的學習歷程資料。")
+
+
+def acting_rights(uow, actor: Actor, student_id: int) -> tuple[bool, str | None]:
+    """(may act, why not): the same rule the use cases apply (rules.student_side)."""
+    try:
+        student_side(uow, actor, student_id)
+    except Forbidden as refused:
+        return False, refused.message if actor.kind == "guardian" else None
+    return True, None
 
 
 def require_enrolled(student: Student, *, doing: str) -> None:
@@ -96,6 +105,13 @@ def guard_version(item, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != item.version:
         raise Conflict("這個項目在你開啟頁面後已被變更，請重新載入確認後再操作；你的操作沒有生效。",
                        current_version=item.version, state=item.state)
+
+
+def clear_certification(item) -> None:
+    """Forget who certified which files: the certification no longer stands (the student
+    changed a file, or the teacher undid it)."""
+    item.certified_by_id = item.certified_at = None
+    item.certified_document_sha256 = item.certified_media_sha256 = None
 
 
 def item_state_label(item) -> str:

@@ -8,38 +8,50 @@ from statemachine import StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 from persistence.audit_guard import announce
-from persistence.tables import AuditEntry, Item, Receipt
-from states import MACHINES, event_label, state_ids, state_label
+from persistence.tables import AuditEntry, Item, Receipt, SubmissionBatch
+from states import MACHINES, allowed_from, event_label, state_ids, state_label
 from workflows.actors import Actor
 from workflows.errors import CorruptState, InvalidTransition, NotFound
 
 
-def machine_class(row: Item | Receipt) -> type[StateMachine]:
+def machine_class(row: Item | Receipt | SubmissionBatch) -> type[StateMachine]:
+    if isinstance(row, SubmissionBatch):
+        return MACHINES["batch"]
     return MACHINES["receipt" if isinstance(row, Receipt) else row.kind]
 
 
-def machine_for(row: Item | Receipt) -> StateMachine:
+def subject_kind(row: Item | Receipt | SubmissionBatch) -> str:
+    """How audit rows name the row's kind: the item kind, "receipt" or "batch"."""
+    if isinstance(row, SubmissionBatch):
+        return "batch"
+    return "receipt" if isinstance(row, Receipt) else row.kind
+
+
+def machine_for(row: Item | Receipt | SubmissionBatch) -> StateMachine:
     """The machine bound to the row. A stored state the machine does not know is refused."""
     machine = machine_class(row)
     if row.state not in state_ids(machine):
         raise CorruptState(f"資料狀態「{row.state}」無法辨識，已停止處理；請通知平臺管理者。",
-                           state=row.state, kind=getattr(row, "kind", "receipt"))
+                           state=row.state, kind=subject_kind(row))
     return machine(model=row, state_field="state")
 
 
-def allowed_events(row: Item | Receipt) -> list[tuple[str, str]]:
+def allowed_events(row: Item | Receipt | SubmissionBatch) -> list[tuple[str, str]]:
     """(event id, zh-TW label) the diagram allows from the row's current state."""
-    return [(event.id, event.name) for event in machine_for(row).allowed_events]
-
-
-def invalid(row: Item | Receipt, event: str) -> InvalidTransition:
     machine = machine_class(row)
-    return InvalidTransition(kind=getattr(row, "kind", "receipt"), state=row.state,
+    if row.state not in state_ids(machine):
+        machine_for(row)  # refuses the unknown state
+    return list(allowed_from(machine, row.state))
+
+
+def invalid(row: Item | Receipt | SubmissionBatch, event: str) -> InvalidTransition:
+    machine = machine_class(row)
+    return InvalidTransition(kind=subject_kind(row), state=row.state,
                              state_label=state_label(machine, row.state), event=event,
                              event_label=event_label(machine, event), allowed=allowed_events(row))
 
 
-def require_allowed(row: Item | Receipt, event: str) -> None:
+def require_allowed(row: Item | Receipt | SubmissionBatch, event: str) -> None:
     """Refuse an event the diagram does not allow from the row's state before any other rule is
     checked, so the user hears about the state first."""
     if event not in {event_id for event_id, _ in allowed_events(row)}:
@@ -80,7 +92,7 @@ def note(session, *, school_id: int, subject_kind: str, subject_id: int, event: 
     return entry
 
 
-def record(session, row: Item | Receipt, *, event: str, from_state: str | None, actor: Actor,
+def record(session, row: Item | Receipt | SubmissionBatch, *, event: str, from_state: str | None, actor: Actor,
            at: datetime, reason: str | None = None, file_hash: str | None = None) -> AuditEntry:
     """Append the audit row for a change of `row` (state change or not)."""
     if actor.school_id is not None and actor.school_id != row.school_id:
@@ -88,15 +100,14 @@ def record(session, row: Item | Receipt, *, event: str, from_state: str | None, 
     announce(session, row)
     if row.id is None:
         session.flush()
-    return note(session, school_id=row.school_id,
-                subject_kind="receipt" if isinstance(row, Receipt) else row.kind,
-                subject_id=row.id, student_id=row.student_id, event=event,
+    return note(session, school_id=row.school_id, subject_kind=subject_kind(row),
+                subject_id=row.id, student_id=getattr(row, "student_id", None), event=event,
                 from_state=from_state, to_state=row.state, actor=actor, at=at, reason=reason,
                 file_hash=file_hash if file_hash is not None else (
                     item_file_hash(row) if isinstance(row, Item) else None))
 
 
-def fire(session, row: Item | Receipt, event: str, *, actor: Actor, at: datetime,
+def fire(session, row: Item | Receipt | SubmissionBatch, event: str, *, actor: Actor, at: datetime,
          reason: str | None = None) -> None:
     """Fire `event` on the row's machine and audit it; an event the diagram does not allow
     from the current state raises InvalidTransition naming the state and the allowed events."""
@@ -109,7 +120,7 @@ def fire(session, row: Item | Receipt, event: str, *, actor: Actor, at: datetime
     record(session, row, event=event, from_state=before, actor=actor, at=at, reason=reason)
 
 
-def start(session, row: Item | Receipt, *, event: str, actor: Actor, at: datetime,
+def start(session, row: Item | Receipt | SubmissionBatch, *, event: str, actor: Actor, at: datetime,
           reason: str | None = None) -> None:
     """Put a new row in its machine's initial state and audit its creation."""
     machine_class(row)(model=row, state_field="state")

@@ -22,7 +22,7 @@ from persistence.tables import School, Staff, StaffRole, Student
 from workflows.actors import Actor
 from workflows.clock import utc_now
 from workflows.errors import Conflict, Forbidden, NotFound
-from workflows.policy import Policy, parse_policy
+from workflows.policy import Policy, parsed_policy
 from workflows.roles import Role
 
 T = TypeVar("T")
@@ -40,20 +40,35 @@ def prepare(db: Database) -> Database:
 class UnitOfWork:
     """`with UnitOfWork(db, school_id, files) as uow: ...; uow.commit()`."""
 
-    def __init__(self, db: Database, school_id: int, files: FileStore | None = None):
+    def __init__(self, db: Database, school_id: int, files: FileStore | None = None, *,
+                 session: Session | None = None):
+        """`session`: an open session of `db` to continue in (a web request reads the signed-in
+        account in it first, so the request takes one pooled connection, not two). The unit of
+        work owns it from then on and closes it."""
         self.db = prepare(db)
         self.school_id = school_id
         self.files = files
         self.session: Session | None = None
         self._committed = False
+        self._adopted = session
 
     def __enter__(self) -> "UnitOfWork":
-        self.session = self.db.session()
+        adopted, self._adopted = self._adopted, None
+        self.session = adopted if adopted is not None else self.db.session()
         self.session.info["school_id"] = self.school_id
         self._committed = False
-        if self.session.get(School, self.school_id) is None:
+        # The session's identity map is weak: rows read by id are kept here for the unit of work's
+        # life, so reading the same course or teacher again (the access check, then the workflow,
+        # then the answer) costs no query.
+        self._held: dict[tuple[type, int], object] = {}
+        self._locks: dict[tuple[type, int], object] = {}
+        self._locks_of = None  # the transaction self._locks belong to
+        school = self.session.get(School, self.school_id)
+        if school is None:
             self.session.close()
             raise NotFound(f"找不到學校（編號 {self.school_id}）")
+        self.__dict__["school"] = school  # the cached_property below, already read
+        self.__dict__.pop("policy", None)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -91,17 +106,56 @@ class UnitOfWork:
 
     # -- reading, always within the school ----------------------------------------------------
 
-    def select(self, model: type[T]) -> Select:
-        return select(model).where(model.school_id == self.school_id)
+    def select(self, what) -> Select:
+        """SELECT a model (or one of its columns) of this school only."""
+        model = getattr(what, "class_", what)
+        return select(what).where(model.school_id == self.school_id)
 
     def get(self, model: type[T], row_id: int, *, for_update: bool = False, what: str = "資料") -> T:
-        statement = self.select(model).where(model.id == row_id)
+        """One row of this school by id, or NotFound. `for_update` locks it until commit and
+        reads it afresh from the database; locking a row this transaction already holds
+        locked costs no query (nobody else can have changed it)."""
         if for_update:
-            statement = statement.with_for_update()
-        row = self.session.scalars(statement).one_or_none()
+            row = self._locked(model, row_id)
+            if row is None:
+                row = self.session.scalars(self.select(model).where(model.id == row_id).with_for_update()
+                                           .execution_options(populate_existing=True)).one_or_none()
+                if row is not None:
+                    self._remember_lock(model, row_id, row)
+        else:  # the identity map first: a row read earlier in this unit of work costs no query
+            row = self.session.get(model, row_id)
+            if row is not None and row.school_id != self.school_id:
+                row = None
         if row is None:
             raise NotFound(f"找不到{what}（編號 {row_id}）")
+        self._held[(model, row_id)] = row
         return row
+
+    def loaded(self, model: type[T], row_id: int) -> T | None:
+        """The row if this unit of work already holds it, without a query; else None."""
+        row = self._held.get((model, row_id))
+        if row is None or row not in self.session or row.school_id != self.school_id:
+            return None
+        return row
+
+    def hold(self, row) -> None:
+        """Keep a row read by a query for the unit of work's life (see `get`)."""
+        self._held[(type(row), row.id)] = row
+
+    def _transaction(self):
+        # The innermost one: a savepoint rolled back releases the locks taken inside it.
+        return self.session.get_nested_transaction() or self.session.get_transaction()
+
+    def _locked(self, model: type, row_id: int):
+        if self._locks_of is None or self._locks_of is not self._transaction():
+            return None  # committed or rolled back since: the locks are gone
+        return self._locks.get((model, row_id))
+
+    def _remember_lock(self, model: type, row_id: int, row) -> None:
+        transaction = self._transaction()
+        if transaction is not self._locks_of:
+            self._locks, self._locks_of = {}, transaction
+        self._locks[(model, row_id)] = row
 
     def lock_student(self, student_id: int) -> Student:
         """Serialise everything one student does that counts against a cap."""
@@ -113,7 +167,7 @@ class UnitOfWork:
 
     @cached_property
     def policy(self) -> Policy:
-        return parse_policy(self.school.policy_toml, source=f"school {self.school.code}")
+        return parsed_policy(self.school.policy_toml, source=f"school {self.school.code}")
 
     # -- who is acting ------------------------------------------------------------------------
 
@@ -131,10 +185,17 @@ class UnitOfWork:
         return Actor("student", student.id, student.name, self.school_id)
 
     def staff_actor(self, staff_id: int) -> Actor:
-        staff = self.get(Staff, staff_id, what="教職員")
-        roles = self.session.scalars(select(StaffRole.role).where(
-            StaffRole.school_id == self.school_id, StaffRole.staff_id == staff_id)).all()
-        return Actor("staff", staff.id, staff.name, self.school_id, frozenset(Role(r) for r in roles))
+        # The staff member and their roles in one query.
+        rows = self.session.execute(
+            self.select(Staff).add_columns(StaffRole.role)
+            .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
+            .where(Staff.id == staff_id)).all()
+        if not rows:
+            raise NotFound(f"找不到教職員（編號 {staff_id}）")
+        staff = rows[0][0]
+        self.hold(staff)
+        roles = frozenset(Role(role) for _, role in rows if role is not None)
+        return Actor("staff", staff.id, staff.name, self.school_id, roles)
 
 
 def _is_serialisation_failure(error: OperationalError) -> bool:

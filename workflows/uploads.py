@@ -17,8 +17,8 @@ from workflows.actors import Actor
 from workflows.errors import InvalidInput, RuleViolation
 from workflows.filetypes import SLOT_LABELS, FileRejected, check_file, safe_display_name
 from workflows.policy import KIND_LABELS, MB, FileRule
-from workflows.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, count_items,
-                             guard_version, item_state_label, require_enrolled,
+from workflows.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification,
+                             count_items, guard_version, item_state_label, require_enrolled,
                              require_enrolled_in, student_side, text_field)
 from workflows.transitions import fire, record, require_allowed, start
 from workflows.unit_of_work import UnitOfWork, now_or
@@ -225,8 +225,7 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
             and files_changed and (item.document_sha256, item.media_sha256) != certified_files:
         fire(uow.session, item, "void_certification", actor=actor, at=now,
              reason="學生更換檔案，原認證失效，需重新送出認證")
-        item.certified_by_id = item.certified_at = None
-        item.certified_document_sha256 = item.certified_media_sha256 = None
+        clear_certification(item)
     else:
         record(uow.session, item, event="edit", from_state=item.state, actor=actor, at=now)
     uow.commit()

@@ -30,3 +30,26 @@ def test_benchmark_runs_on_sqlite_and_both_sides_do_the_same_work(tmp_path):
     for baseline_receipts, baseline_items, baseline_audit, *sweep in counts:
         assert (baseline_receipts, baseline_items, baseline_audit) == tuple(sweep) == (300, 600, 900)
     assert result.stdout.count("same work: yes") == len(counts)
+
+
+def _bench(tmp_path, name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), "--engine", "sqlite", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_pages_benchmark_runs_and_prints_a_ratio_per_page(tmp_path):
+    result = _bench(tmp_path, "web_pages.py", "--schools", "2", "--repeat", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "20,000 items in all" in result.stdout
+    ratios = re.findall(r"^(.+): 10k [\d.]+ ms, 20k [\d.]+ ms, ratio (\d+\.\d+)", result.stdout, re.MULTILINE)
+    assert [page for page, _ in ratios] == ["認證佇列 /teacher/queue", "作業狀態 /staff/status",
+                                            "API /api/v1/status/summary"], result.stdout
+
+
+def test_the_certify_benchmark_runs_under_gunicorn_and_checks_its_work(tmp_path):
+    result = _bench(tmp_path, "web_certify.py", "--items", "30", "--rounds", "1", "--clients", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^round 1 \(app first\): app [\d.]+ s = \d+ req/s, baseline [\d.]+ s = \d+ req/s, "
+                     r"ratio \d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^median: app \d+ req/s, baseline \d+ req/s, ratio \d+\.\d+", result.stdout, re.MULTILINE)

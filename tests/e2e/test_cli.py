@@ -19,14 +19,21 @@ def portfolio(cwd: Path, *args: str, stdin: str | None = None, env: dict | None 
                           timeout=300)
 
 
+def _state_rows(stdout: str) -> list[list[str]]:
+    table = stdout.split("示範帳號")[0]
+    return [line.split() for line in table.splitlines() if line.startswith("  ")]
+
+
 def test_demo_builds_every_state_and_running_it_twice_duplicates_nothing(tmp_path, cli_db):
     first = portfolio(tmp_path, "--db", cli_db, "--data-dir", str(tmp_path / "files"), "demo")
     assert first.returncode == 0, first.stderr
-    rows = [line.split() for line in first.stdout.splitlines() if line.startswith("  ")]
+    rows = _state_rows(first.stdout)
     assert rows and all(int(row[-1]) > 0 for row in rows), first.stdout  # every state has items
+    assert "密碼：" in first.stdout  # new accounts: a random password, shown once
     second = portfolio(tmp_path, "--db", cli_db, "--data-dir", str(tmp_path / "files"), "demo")
     assert second.returncode == 0, second.stderr
-    assert second.stdout == first.stdout
+    assert _state_rows(second.stdout) == rows
+    assert "密碼未變更" in second.stdout and "密碼：" not in second.stdout
 
 
 def test_default_database_lives_under_instance(tmp_path):

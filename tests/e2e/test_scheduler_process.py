@@ -26,6 +26,16 @@ from workflows.clock import utc_now
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test run dies, so an interrupted run leaves no scheduler
+    holding the database's lock for the next run."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Scheduler:
     """One `portfolio scheduler` process; its output lines are collected as they come."""
 
@@ -34,7 +44,8 @@ class Scheduler:
             [*PORTFOLIO, "--db", db_url, "--data-dir", str(tmp_path / "files"), "scheduler",
              "--poll-seconds", "0.2", "--sync-seconds", "0.5", "--catch-up-seconds", "3600"],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_die_with_parent)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

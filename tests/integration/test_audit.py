@@ -293,3 +293,21 @@ def test_a_state_no_machine_knows_is_refused(world):
         with pytest.raises(DBAPIError):
             uow.session.execute(text("UPDATE items SET state = 'bogus' WHERE id = :id"), {"id": item_id})
     assert stored(world, item_id).state == "draft"
+
+
+def test_a_batch_cannot_change_state_without_an_audit_row(db, files):
+    from persistence.tables import SubmissionBatch
+    from workflows import batches, certification, selection
+
+    world = World(db, files)
+    item_id = world.upload(0)
+    world.run(certification.submit, world.student(0), item_id, now=IN_UPLOAD)
+    world.run(certification.certify, world.teacher, item_id, now=IN_UPLOAD)
+    world.run(selection.select, world.student(0), item_id, now=IN_SELECTION)
+    staff = world.staff()
+    with world.uow() as uow:
+        batch_id = batches.create_batch(uow, staff, "year_outcomes", YEAR, 0, now=AFTER_SELECTION).id
+    with world.uow() as uow:
+        uow.get(SubmissionBatch, batch_id).state = "submitted"  # skipping export and the audit
+        with pytest.raises(UnauditedStateChange):
+            uow.session.flush()

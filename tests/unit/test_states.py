@@ -12,7 +12,7 @@ import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
 import states
-from states import CourseOutcomeMachine, PerformanceMachine, ReceiptMachine
+from states import BatchMachine, CourseOutcomeMachine, PerformanceMachine, ReceiptMachine
 
 # (source, event, target)
 COURSE_OUTCOME_TABLE = {
@@ -20,6 +20,7 @@ COURSE_OUTCOME_TABLE = {
     ("submitted", "withdraw", "draft"),
     ("submitted", "certify", "certified"),
     ("submitted", "reject", "rejected"),
+    ("certified", "revoke_certification", "submitted"),
     ("rejected", "resubmit", "submitted"),
     ("certified", "void_certification", "draft"),
     ("unselected", "void_certification", "draft"),
@@ -31,6 +32,7 @@ COURSE_OUTCOME_TABLE = {
     ("submitted_central", "deem_confirmed", "deemed_confirmed"),
     ("submitted_central", "dispute", "disputed"),
     ("disputed", "resolve", "resolved"),
+    ("resolved", "resubmit_central", "submitted_central"),
     ("draft", "lock", "locked"),
     ("submitted", "expire_certification", "not_certified"),
     ("draft", "delete", "deleted"),
@@ -42,7 +44,7 @@ COURSE_OUTCOME_STATES = {
     "deleted",
 }
 COURSE_OUTCOME_FINAL = {
-    "receipt_confirmed", "deemed_confirmed", "resolved", "locked", "not_certified", "deleted",
+    "receipt_confirmed", "deemed_confirmed", "locked", "not_certified", "deleted",
 }
 
 PERFORMANCE_TABLE = {
@@ -54,6 +56,7 @@ PERFORMANCE_TABLE = {
     ("submitted_central", "deem_confirmed", "deemed_confirmed"),
     ("submitted_central", "dispute", "disputed"),
     ("disputed", "resolve", "resolved"),
+    ("resolved", "resubmit_central", "submitted_central"),
     ("uploaded", "delete", "deleted"),
     ("unselected", "delete", "deleted"),
 }
@@ -61,7 +64,7 @@ PERFORMANCE_STATES = {
     "uploaded", "selected", "unselected", "submitted_central", "receipt_confirmed",
     "deemed_confirmed", "disputed", "resolved", "deleted",
 }
-PERFORMANCE_FINAL = {"receipt_confirmed", "deemed_confirmed", "resolved", "deleted"}
+PERFORMANCE_FINAL = {"receipt_confirmed", "deemed_confirmed", "deleted"}
 
 RECEIPT_TABLE = {
     ("issued", "confirm", "confirmed"),
@@ -71,12 +74,28 @@ RECEIPT_TABLE = {
 RECEIPT_STATES = {"issued", "confirmed", "disputed", "deemed_confirmed"}
 RECEIPT_FINAL = {"confirmed", "disputed", "deemed_confirmed"}
 
+# The central submission batch (issue 5, seed 002's 提交資料 → 產生收訖明細 → 學生確認).
+BATCH_TABLE = {
+    ("prepared", "export", "exported"),
+    ("exported", "export", "exported"),
+    ("exported", "submit", "submitted"),
+    ("submitted", "import_receipt", "receipt_imported"),
+    ("receipt_imported", "open_confirmation", "confirmation_open"),
+    ("confirmation_open", "close", "closed"),
+    ("prepared", "cancel", "cancelled"),
+    ("exported", "cancel", "cancelled"),
+}
+BATCH_STATES = {"prepared", "exported", "submitted", "receipt_imported", "confirmation_open", "closed",
+                "cancelled"}
+BATCH_FINAL = {"closed", "cancelled"}
+
 SPECS = {
     "course_outcome": (CourseOutcomeMachine, "draft", COURSE_OUTCOME_STATES, COURSE_OUTCOME_FINAL,
                        COURSE_OUTCOME_TABLE),
     "performance": (PerformanceMachine, "uploaded", PERFORMANCE_STATES, PERFORMANCE_FINAL,
                     PERFORMANCE_TABLE),
     "receipt": (ReceiptMachine, "issued", RECEIPT_STATES, RECEIPT_FINAL, RECEIPT_TABLE),
+    "batch": (BatchMachine, "prepared", BATCH_STATES, BATCH_FINAL, BATCH_TABLE),
 }
 
 
@@ -185,7 +204,9 @@ def test_reject_then_resubmit_then_certify_walk():
                             ("resubmit", "submitted"), ("certify", "certified"),
                             ("select", "selected"), ("unselect", "unselected"),
                             ("select", "selected"), ("submit_central", "submitted_central"),
-                            ("dispute", "disputed"), ("resolve", "resolved")]:
+                            ("dispute", "disputed"), ("resolve", "resolved"),
+                            ("resubmit_central", "submitted_central"),
+                            ("confirm_receipt", "receipt_confirmed")]:
         sm.send(event)
         assert row.state == expected
 

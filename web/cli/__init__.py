@@ -10,7 +10,9 @@ from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
 from persistence.mail import SmtpMailer, SmtpSettings
 from persistence.migrate import current_revision, head_revision, upgrade
+from web.cli.batch import batch
 from web.cli.policy import policy
+from web.cli.receipts_cli import receipts
 from workflows import calendar as school_calendar
 from workflows.actors import Actor
 from workflows.errors import DomainError
@@ -100,6 +102,8 @@ def run(action):
 
 
 main.add_command(policy)
+main.add_command(receipts)
+main.add_command(batch)
 
 
 @main.group(help="資料庫。")
@@ -342,14 +346,98 @@ def notices(ctx, school_code, window_id, out_path) -> None:
             click.echo(f"  注意：{notice.student_no} {notice.name} 沒有通訊地址，請先補登。", err=True)
 
 
-@main.command("demo", help="建立示範學校（新莊規定、本學年度期程、班級、教師、課程），各狀態都有項目，並列出統計。")
-@pass_context
-def demo(ctx: Context) -> None:
-    from web.cli.demo import build_demo, state_table
+@main.group(help="帳號。")
+def user() -> None:
+    pass
 
+
+@user.command("add", help="建立帳號。ROLE：student（配 --student-no）、guardian（配 --student-no，可多個，及 --name）、"
+                          "staff 或教職員職務代碼如 subject_teacher、registry（配 --staff-no）。密碼由標準輸入或提示輸入。")
+@click.argument("username")
+@click.option("--role", required=True, metavar="ROLE")
+@click.option("--school", "school_code", required=True, metavar="CODE")
+@click.option("--student-no", "student_nos", multiple=True, metavar="學號")
+@click.option("--staff-no", metavar="教職員編號")
+@click.option("--name", help="家長或法定代理人姓名。")
+@click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
+@pass_context
+def user_add(ctx, username, role, school_code, student_nos, staff_no, name, password_stdin) -> None:
+    from workflows.accounts import create_account, grant_role
+    from workflows.accounts import person_ids
+    from workflows.roles import Role
+
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密碼", hide_input=True, confirmation_prompt="再輸入一次密碼")
+    staff_roles = {r.value for r in Role}
+    if role not in {"student", "guardian", "staff", *staff_roles}:
+        click.echo(f"錯誤：不明的 --role {role}：student、guardian、staff 或 {'、'.join(sorted(staff_roles))}", err=True)
+        sys.exit(2)
+
+    def action():
+        with ctx.school_uow(school_code) as uow:
+            students, staff = person_ids(uow, student_nos=student_nos, staff_no=staff_no)
+            if role in ("student", "guardian") and not students:
+                raise_missing("--student-no")
+            if role not in ("student", "guardian") and staff is None:
+                raise_missing("--staff-no")
+            if role == "student":
+                account = create_account(uow, OPERATOR, username=username, password=password,
+                                         kind="student", student_id=students[0], now=_now())
+            elif role == "guardian":
+                account = create_account(uow, OPERATOR, username=username, password=password,
+                                         kind="guardian", guardian_of=students, name=name, now=_now())
+            else:
+                account = create_account(uow, OPERATOR, username=username, password=password,
+                                         kind="staff", staff_id=staff, now=_now())
+                if role != "staff":
+                    grant_role(uow, OPERATOR, staff, Role(role), now=_now())
+            uow.commit()
+            return account.name
+    who = run(action)
+    click.echo(f"已建立帳號 {username}（{who}，{role}）")
+
+
+def raise_missing(option: str):
+    from workflows.errors import InvalidInput
+
+    raise InvalidInput(f"請用 {option} 指定這個帳號的人。", field=option)
+
+
+@main.command("serve", help="以開發用伺服器提供網站（正式環境請用 gunicorn，見 README）。")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True)
+@click.option("--db", "db_url", metavar="URL", help="資料庫網址（同 portfolio --db）。")
+@pass_context
+def serve(ctx, host, port, debug, db_url) -> None:
+    from web.app import create_app
+
+    if db_url:
+        ctx.db_url, ctx._db = db_url, None
+
+    app = create_app({"DATABASE": ctx.db, "FILES": ctx.files,
+                      # Browsers keep Secure cookies for http://localhost only; elsewhere use HTTPS.
+                      "SESSION_COOKIE_SECURE": host not in ("127.0.0.1", "localhost", "::1")})
+    click.echo(f"網站：http://{host}:{port}/（Ctrl-C 停止）")
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+@main.command("demo", help="建立示範學校（新莊規定、本學年度期程、班級、教師、課程），各狀態都有項目，並列出統計與示範帳號。")
+@click.option("--password", help="示範帳號的密碼（至少 10 字元）；未指定時新帳號用隨機密碼並顯示一次。")
+@pass_context
+def demo(ctx: Context, password: str | None) -> None:
+    from web.cli.demo import accounts_table, build_demo, demo_accounts, state_table
+    from workflows.accounts import hash_password
+
+    if password is not None:
+        run(lambda: hash_password(password))  # refuse a weak password before building anything
     upgrade(ctx.db.engine)
     school_id = run(lambda: build_demo(ctx.db, ctx.files))
     click.echo(state_table(ctx.db, school_id))
+    rows, shown = run(lambda: demo_accounts(ctx.db, school_id, password))
+    click.echo(accounts_table(rows, shown))
 
 
 def _now():

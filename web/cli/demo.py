@@ -252,6 +252,58 @@ def build_demo(db, files, now: datetime | None = None) -> int:
     return demo.school_id
 
 
+# username → (who, how to find them, role label). The demo school's people, as the pages know them.
+DEMO_ACCOUNTS = (
+    ("student", "student", "11" + "0000", "學生"),
+    ("parent", "guardian", "11" + "0000", "家長"),
+    ("teacher", "staff", "T003", "任課教師"),
+    ("homeroom", "staff", "T001", "導師兼任課教師"),
+    ("registry", "staff", "S001", "註冊組（工作小組）"),
+    ("admin", "staff", "S003", "學校平臺管理者"),
+)
+
+
+def demo_accounts(db, school_id: int, password: str | None) -> tuple[list[tuple[str, str, str]], str | None]:
+    """Create the demo accounts that are missing and set every one's password to `password` if
+    given. Returns [(username, name, role label)] and the password set now (None: unchanged).
+    New accounts without a given password get a random one, printed once."""
+    import secrets
+
+    from persistence.tables import Account
+    from workflows import accounts
+
+    admin = platform_admin()
+    out, chosen = [], password
+    with UnitOfWork(db, school_id) as uow:
+        if uow.session.scalar(uow.select(Staff.id).where(Staff.staff_no == "S003")) is None:
+            row = Staff(school_id=school_id, staff_no="S003", name="黃俊傑")
+            uow.session.add(row)
+            uow.session.flush()
+            uow.session.add(StaffRole(school_id=school_id, staff_id=row.id, role="admin"))
+        for username, kind, number, label in DEMO_ACCOUNTS:
+            account = uow.session.scalars(uow.select(Account).where(Account.username == username)).one_or_none()
+            if account is None:
+                chosen = chosen or secrets.token_urlsafe(12)
+                students, staff = accounts.person_ids(uow, student_nos=[number] if kind != "staff" else [],
+                                                      staff_no=number if kind == "staff" else None)
+                account = accounts.create_account(
+                    uow, admin, username=username, password=chosen, kind=kind,
+                    student_id=students[0] if kind == "student" else None, staff_id=staff,
+                    guardian_of=students if kind == "guardian" else None, name=f"{STUDENTS[0]}的家長")
+            elif password is not None:
+                account.password_hash = accounts.hash_password(password)
+            out.append((username, account.name, label))
+        uow.commit()
+    return out, chosen
+
+
+def accounts_table(rows, password: str | None) -> str:
+    lines = ["示範帳號（網站：portfolio serve 後開 http://127.0.0.1:5000/）"]
+    lines += [f"  {username:<10} {name:　<6} {label}" for username, name, label in rows]
+    lines.append(f"  密碼：{password}" if password else "  密碼未變更（用 portfolio demo --password 新密碼 重設）")
+    return "\n".join(lines)
+
+
 def state_counts(db, school_id: int) -> Counter:
     with db.session() as session:
         rows = session.execute(select(Item.kind, Item.state, func.count()).where(

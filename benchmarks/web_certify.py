@@ -1,0 +1,269 @@
+"""Benchmark: certify over HTTP under gunicorn, against a bare Flask endpoint doing the same
+single-row update under the same gunicorn settings, in one run (issue 4).
+
+The app side is the real thing: `gunicorn 'web.app:create_app()'`, a bearer token, and
+`POST /api/v1/artefacts/<id>/events/certify` — sign-in check, the school's unit of work, the
+routing and window rules, the state machine, the audit row. The baseline is
+`benchmarks/bare_certify.py`: one UPDATE per request and nothing else. Both servers run with
+the same gunicorn options, against the same database; the same client (C threads, one request
+per connection, as gunicorn's sync workers do) sends N certifications to each. Rounds alternate
+which side goes first; every round checks that each side certified exactly its N items and that
+the app wrote exactly one audit row per item.
+
+    python benchmarks/web_certify.py                      # PostgreSQL on 127.0.0.1, 2000 items
+    python benchmarks/web_certify.py --engine sqlite
+
+ratio = app requests/s ÷ baseline requests/s (target ≥ 0.5).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+from benchmarks import scratch_db  # noqa: E402
+from benchmarks.scratch_db import DEFAULT_PG_URL  # noqa: E402
+from persistence.db import Database, make_engine  # noqa: E402
+from persistence.migrate import upgrade  # noqa: E402
+from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, StaffRole, Student  # noqa: E402
+from workflows import accounts, calendar  # noqa: E402
+from workflows.actors import platform_admin  # noqa: E402
+from workflows.clock import semester_of, taipei_date, utc_now  # noqa: E402
+from workflows.personal_data import check_digit  # noqa: E402
+from workflows.schools import create_school  # noqa: E402
+from workflows.unit_of_work import UnitOfWork  # noqa: E402
+
+BENCH_DATABASE = "portfolio_bench_web"  # the only PostgreSQL database this script creates or drops
+PASSWORD = "benchmark password"
+STUDENTS = 200
+
+
+def database_url(args, workdir: Path) -> str:
+    return scratch_db.create(args.engine, args.pg_url, BENCH_DATABASE, workdir)
+
+
+def drop_database(args) -> None:
+    if not args.keep:
+        scratch_db.drop(args.engine, args.pg_url, BENCH_DATABASE)
+
+
+class School:
+    """One school whose certification window is open now (real time: the servers use the clock)."""
+
+    def __init__(self, db: Database):
+        now = utc_now()
+        self.db = db
+        self.school_id = create_school(db, platform_admin(), code="900101", name="效能測試高中",
+                                       policy="xinzhuang", now=now)
+        today = taipei_date(now)
+        self.year, self.semester = semester_of(today)
+        with UnitOfWork(db, self.school_id) as uow:
+            s = uow.session
+            teacher = Staff(school_id=self.school_id, staff_no="T001", name="效能老師")
+            clerk = Staff(school_id=self.school_id, staff_no="S001", name="效能組長")
+            s.add_all([teacher, clerk])
+            s.flush()
+            s.add_all([StaffRole(school_id=self.school_id, staff_id=teacher.id, role="subject_teacher"),
+                       StaffRole(school_id=self.school_id, staff_id=clerk.id, role="registry")])
+            course = Course(school_id=self.school_id, academic_year=self.year, semester=self.semester,
+                            code=f"{self.year - 2}900101H00100A1ML0101", name="國語文", teacher_id=teacher.id)
+            s.add(course)
+            s.flush()
+            students = []
+            for n in range(STUDENTS):
+                nine = f"A1{n:07d}"
+                students.append(Student(school_id=self.school_id, student_no=f"B{n:05d}",
+                                        national_id=nine + check_digit(nine),
+                                        birth_date=today.replace(year=today.year - 16),
+                                        name=f"學生{n}", class_name="101", grade=1))
+            s.add_all(students)
+            s.flush()
+            s.add_all(Enrolment(school_id=self.school_id, course_id=course.id, student_id=st.id)
+                      for st in students)
+            accounts.create_account(uow, platform_admin(), username="bench.teacher", password=PASSWORD,
+                                    kind="staff", staff_id=teacher.id, now=now)
+            uow.commit()
+            self.teacher_id, self.course_id = teacher.id, course.id
+            self.student_ids = [st.id for st in students]
+            clerk_id = clerk.id
+        with UnitOfWork(db, self.school_id) as uow:
+            calendar.define_outcome_windows(uow, uow.staff_actor(clerk_id), self.year, self.semester,
+                                            today - timedelta(days=10), today + timedelta(days=20), now=now)
+            uow.commit()
+
+    def submitted_items(self, count: int, tag: str) -> list[int]:
+        """`count` course outcomes waiting for certification (set up directly, not timed)."""
+        now = utc_now()
+        rows = [dict(school_id=self.school_id, student_id=self.student_ids[n % STUDENTS],
+                     kind="course_outcome", academic_year=self.year, semester=self.semester,
+                     course_id=self.course_id, title=f"{tag}-{n}", description="",
+                     document_sha256=secrets.token_hex(32), document_name="作品.pdf",
+                     document_kind="pdf", document_size=1000, state="submitted", version=1,
+                     submitted_at=now, created_at=now, updated_at=now) for n in range(count)]
+        with self.db.engine.begin() as connection:
+            connection.execute(insert(Item), rows)
+            return list(connection.scalars(select(Item.id).where(Item.title.like(f"{tag}-%"))
+                                           .order_by(Item.id)))
+
+    def certified(self, ids: list[int]) -> int:
+        with self.db.engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(Item).where(
+                Item.id.in_(ids), Item.state == "certified"))
+
+    def audited(self, ids: list[int]) -> int:
+        with self.db.engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.subject_id.in_(ids), AuditEntry.subject_kind == "course_outcome",
+                AuditEntry.event == "certify"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, target: str, url: str, workdir: Path, args, env: dict):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", target],
+            cwd=ROOT, env={**os.environ, "PORTFOLIO_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+                           "PORTFOLIO_DATA_DIR": str(workdir / "files"), **env})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"gunicorn {target} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    payload = json.dumps(body).encode() if body is not None else b""
+    connection.request(method, path, body=payload, headers={"Content-Type": "application/json",
+                                                            "Content-Length": str(len(payload)),
+                                                            **(headers or {})})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def drive(port: int, paths: list[str], headers: dict, clients: int) -> float:
+    """Seconds to POST every path with `clients` threads; every answer must be 200."""
+    failures: list[str] = []
+    chunks = [paths[n::clients] for n in range(clients)]
+
+    def work(chunk):
+        for path in chunk:
+            status, data = request(port, "POST", path, {}, headers)
+            if status != 200:
+                failures.append(f"{path}: {status} {data[:200]!r}")
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[:3]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--pg-url", default=os.environ.get("PORTFOLIO_BENCH_PG_URL", DEFAULT_PG_URL))
+    parser.add_argument("--items", type=int, default=2000, help="certifications per side per round")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    url = database_url(args, workdir)
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    school = School(db)
+    secret = secrets.token_hex(16)
+    app = Server("web.app:create_app()", url, workdir, args, {"PORTFOLIO_SECRET_KEY": secret})
+    bare = Server("benchmarks.bare_certify:app", url, workdir, args, {"BENCH_TEACHER_ID": str(school.teacher_id)})
+    print(f"certify over HTTP: {args.engine}, gunicorn --workers {args.workers} (sync), "
+          f"{args.clients} client threads, {args.items} certifications per side per round")
+    print(f"python {platform.python_version()}, {platform.platform()}, {os.cpu_count()} CPUs")
+    results = []
+    try:
+        status, data = request(app.port, "POST", "/api/v1/auth/token",
+                               {"username": "bench.teacher", "password": PASSWORD})
+        if status != 200:
+            raise SystemExit(f"token: {status} {data!r}")
+        headers = {"Authorization": f"Bearer {json.loads(data)['token']}"}
+        # Warm both servers up (imports, pools) outside the timing.
+        warm_app, warm_bare = school.submitted_items(20, "warm-app"), school.submitted_items(20, "warm-bare")
+        drive(app.port, [f"/api/v1/artefacts/{i}/events/certify" for i in warm_app], headers, args.clients)
+        drive(bare.port, [f"/items/{i}/certify" for i in warm_bare], {}, args.clients)
+        for round_no in range(1, args.rounds + 1):
+            app_ids = school.submitted_items(args.items, f"app-{round_no}")
+            bare_ids = school.submitted_items(args.items, f"bare-{round_no}")
+            if db.dialect == "postgresql":
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    connection.execute(text("VACUUM (ANALYZE) items"))
+            sides = [("app", lambda: drive(app.port, [f"/api/v1/artefacts/{i}/events/certify" for i in app_ids],
+                                           headers, args.clients)),
+                     ("baseline", lambda: drive(bare.port, [f"/items/{i}/certify" for i in bare_ids], {}, args.clients))]
+            if round_no % 2 == 0:
+                sides.reverse()
+            seconds = {name: run() for name, run in sides}
+            checks = (school.certified(app_ids), school.certified(bare_ids), school.audited(app_ids))
+            if checks != (args.items, args.items, args.items):
+                raise SystemExit(f"round {round_no}: certified app/baseline, app audit rows = {checks}, "
+                                 f"expected {args.items} each")
+            app_rps, bare_rps = args.items / seconds["app"], args.items / seconds["baseline"]
+            results.append((app_rps, bare_rps))
+            print(f"round {round_no} ({sides[0][0]} first): app {seconds['app']:.2f} s = {app_rps:.0f} req/s, "
+                  f"baseline {seconds['baseline']:.2f} s = {bare_rps:.0f} req/s, ratio {app_rps / bare_rps:.2f}")
+    finally:
+        app.stop()
+        bare.stop()
+        db.dispose()
+        drop_database(args)
+        shutil.rmtree(workdir, ignore_errors=True)
+    app_median = statistics.median(r[0] for r in results)
+    bare_median = statistics.median(r[1] for r in results)
+    ratios = [a / b for a, b in results]
+    print(f"median: app {app_median:.0f} req/s, baseline {bare_median:.0f} req/s, "
+          f"ratio {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}–{max(ratios):.2f}; target ≥ 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

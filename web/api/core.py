@@ -1,0 +1,282 @@
+"""The API's plumbing: bearer-token sign-in, schema-checked input, JSON errors, and the registry
+of operations the OpenAPI document is built from."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, current_app, g, jsonify, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from marshmallow import Schema, ValidationError, fields
+
+from web.api.schemas import ApiSchema, Text, rule_of
+from web.context import db, now
+from web.errors import respond
+from workflows.accounts import authenticate, load_account_in, session_fingerprint
+from workflows.errors import DomainError, Forbidden, InvalidInput
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "機器可讀的錯誤代碼"})
+    message = fields.String(required=True, metadata={"description": "給人看的說明（繁體中文）"})
+    details = fields.Dict(required=True, metadata={
+        "description": "細節：field（欄位）、rule（規則）、fields（各欄位的問題）、state 與 allowed_events（狀態不允許時）等"})
+
+
+class MalformedBody(DomainError):
+    status = 400
+    code = "malformed_body"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    response: type[Schema] | Schema | dict | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = True
+    # multipart/form-data: the text fields as a schema, the file parts as {name: description}
+    multipart: type[Schema] | None = None
+    files: dict = field(default_factory=dict)
+    path_params: dict = field(default_factory=dict)
+    description: str | None = None
+    endpoint: str | None = None  # the view's name: the operationId
+
+
+OPERATIONS: list[Operation] = []
+
+_ERROR_TEXT = {400: "格式不正確（例如 JSON 無法解析）", 401: "未登入或權杖無效", 403: "沒有權限",
+               404: "找不到（或無權查看）", 409: "狀態不允許或資料已變更", 413: "內容太大",
+               422: "輸入不符合規則（指出欄位與規則）", 503: "暫時無法使用"}
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="portfolio-api-token")
+
+
+def issue_token(username: str, password: str) -> str:
+    account = authenticate(db(), username, password, now=now())
+    return _serializer().dumps({"a": account.id, "f": session_fingerprint(account)})
+
+
+def _bearer_account():
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        payload = _serializer().loads(header[7:].strip(), max_age=current_app.config["TOKEN_MAX_AGE"])
+    except SignatureExpired:
+        raise Unauthorized("權杖已過期，請重新取得。") from None
+    except BadSignature:
+        raise Unauthorized("權杖無效。") from None
+    account_id = payload.get("a") if isinstance(payload, dict) else None
+    account = None
+    if isinstance(account_id, int) and _body_is_at_hand():
+        # Read in the session the request's unit of work goes on in (web.context.school_uow):
+        # one pooled connection per request.
+        session = db().session()
+        g.request_session = (session, None)
+        account, school = load_account_in(session, account_id)
+        g.request_session = (session, school)
+    elif isinstance(account_id, int):
+        with db().session() as session:
+            account, _school = load_account_in(session, account_id)
+    if account is None or not account.active or payload.get("f") != session_fingerprint(account):
+        raise Unauthorized("權杖已失效，請重新取得。")
+    return account
+
+
+# A body this small is read at once; a larger one (an upload) may take a slow client a while,
+# and no transaction (on SQLite: the write lock) stays open waiting for it.
+_AT_HAND_BYTES = 16 * 1024
+
+
+def _body_is_at_hand() -> bool:
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return False
+    return (request.content_length or 0) <= _AT_HAND_BYTES
+
+
+@bp.teardown_request
+def _close_request_session(_error):
+    # When no unit of work took the session over (401, 422 before it, an endpoint without one).
+    session, _school = g.pop("request_session", (None, None))
+    if session is not None:
+        session.close()
+
+
+@bp.before_request
+def _authenticate():
+    # Only the bearer token counts here, never the site's session cookie: the API is exempt
+    # from CSRF checks, so a cookie must not be able to act through it.
+    g.account = None
+    if request.endpoint in {f"api.{name}" for name in ("token", "openapi")}:
+        return
+    g.account = _bearer_account()
+    if g.account is None:
+        raise Unauthorized("請在 Authorization 標頭附上 Bearer 權杖（POST /api/v1/auth/token 取得）。")
+
+
+@bp.errorhandler(Unauthorized)
+def _unauthorized(error: Unauthorized):
+    return respond(401, error.code, error.message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid_input(error: InvalidInput):
+    # The workflows' InvalidInput is a 400 for the site's forms; the API answers every refused
+    # input with 422 and the field, as the document promises: the workflows' and its own (parse).
+    details = {k: v for k, v in error.details.items() if v is not None}
+    details.setdefault("rule", rule_of(error.message))
+    return respond(422, error.code, error.message, details)
+
+
+@lru_cache(maxsize=None)
+def schema_instance(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building one deep-copies its fields (a tenth of a cheap
+    request), and loading or dumping keeps no state in it."""
+    return schema()
+
+
+def parse(schema: type[Schema], data) -> dict:
+    """Validate input; 422 naming every field and rule that failed."""
+    try:
+        return schema_instance(schema).load(data if data is not None else {})
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        rules = {name: sorted({rule_of(m) for m in _flat(problems)}) for name, problems in messages.items()}
+        first = next(iter(messages))
+        raise InvalidInput("輸入資料不正確：" + _describe(messages), field=first,
+                           rule=(rules[first] or ["invalid"])[0], fields=messages, rules=rules) from None
+
+
+def _flat(problems) -> list[str]:
+    if isinstance(problems, str):
+        return [problems]
+    if isinstance(problems, dict):
+        return [m for value in problems.values() for m in _flat(value)]
+    return [m for value in problems for m in _flat(value)]
+
+
+def _describe(messages: dict) -> str:
+    """「page：須為整數；per_page：須為 1 到 200 之間的整數。」"""
+    return "；".join(f"{name}：" + "、".join(m.rstrip("。") for m in _flat(problems))
+                    for name, problems in messages.items()) + "。"
+
+
+def json_body() -> dict:
+    """The request's JSON object ({} when there is no body); 400 when it is not one."""
+    raw = request.get_data(cache=True)  # 413 (JSON) here when over MAX_CONTENT_LENGTH
+    if not raw:
+        return {}
+    if not request.is_json:
+        raise MalformedBody("請求內容須為 JSON（Content-Type: application/json）。", field="body")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # bad syntax, bad UTF-8, absurd nesting
+        raise MalformedBody("JSON 格式不正確，無法解析。", field="body") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("請求內容須為 JSON 物件（{…}）。", field="body")
+    return data
+
+
+def operation(rule: str, method: str, summary: str, **options):
+    """Register a view on bp and in the OpenAPI document."""
+    op = Operation(rule, method.upper(), summary, **options)
+    OPERATIONS.append(op)
+
+    def decorate(view):
+        op.endpoint = view.__name__
+        bp.add_url_rule(rule, view.__name__, view, methods=[op.method])
+        return view
+    return decorate
+
+
+def openapi_path(rule: str) -> str:
+    """The Flask rule as an OpenAPI path: <int(min=1):item_id> → {item_id}."""
+    return re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def build_spec() -> dict:
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="學生學習歷程檔案 API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[plugin],
+                   servers=[{"url": "/api/v1"}],
+                   info={"description": "繁體中文錯誤訊息；時間為 UTC（ISO 8601），頁面以臺北時間顯示。"
+                                        "錯誤一律為 JSON：{\"error\", \"message\", \"details\"}。"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    by_path: dict[str, dict] = {}
+    for op in OPERATIONS:
+        entry: dict = {"summary": op.summary, "operationId": op.endpoint,
+                       "responses": {}}
+        if op.description:
+            entry["description"] = op.description
+        entry["security"] = [{"bearer": []}] if op.auth else []
+        params = []
+        for name, kind in op.path_params.items():
+            params.append({"in": "path", "name": name, "required": True,
+                           "schema": {"type": kind} if isinstance(kind, str) else kind})
+        if op.query is not None:
+            params.append({"in": "query", "schema": op.query})
+        if params:
+            entry["parameters"] = params
+        if op.body is not None:
+            entry["requestBody"] = {"required": False, "content": {"application/json": {"schema": op.body}}}
+        if op.multipart is not None:
+            form = plugin.converter.schema2jsonschema(op.multipart)
+            form["properties"].update({name: {"type": "string", "format": "binary", "description": text}
+                                       for name, text in op.files.items()})
+            entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+        ok = {"description": "成功"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": op.response}}
+        entry["responses"][str(op.status)] = ok
+        for status in sorted({*op.errors, *((401,) if op.auth else ())}):
+            entry["responses"][str(status)] = {
+                "description": _ERROR_TEXT.get(status, "錯誤"),
+                "content": {"application/json": {"schema": "Error"}}}
+        by_path.setdefault(openapi_path(op.rule), {})[op.method.lower()] = entry
+    for path, operations in by_path.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+class TokenRequest(ApiSchema):
+    username = Text(required=True)
+    password = Text(required=True)
+
+
+class TokenResponse(Schema):
+    token = fields.String(required=True)
+
+
+@operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
+           errors=(400, 401, 413, 422), auth=False)
+def token():
+    data = parse(TokenRequest, json_body())
+    try:
+        return jsonify({"token": issue_token(data["username"], data["password"])})
+    except Forbidden as refused:
+        raise Unauthorized(refused.message) from None
+
+
+@operation("/openapi.json", "GET", "本 API 的 OpenAPI 3 文件", auth=False,
+           response={"type": "object", "description": "OpenAPI 3.0 文件"})
+def openapi():
+    return jsonify(build_spec())

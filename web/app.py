@@ -1,0 +1,90 @@
+"""The Flask app factory. Production: `gunicorn 'web.app:create_app()'`; development:
+`portfolio serve`. Configuration comes from the mapping given, then PORTFOLIO_* variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from persistence.db import Database, default_url
+from persistence.files import LocalFileStore
+from workflows.unit_of_work import prepare
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(Path("instance").resolve()))
+    app.config.update(
+        DATABASE_URL=os.environ.get("PORTFOLIO_DATABASE_URL") or default_url(),
+        DATA_DIR=os.environ.get("PORTFOLIO_DATA_DIR") or "instance/files",
+        # Cookies: sent over HTTPS only, never to scripts, not on cross-site requests.
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="portfolio_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        TOKEN_MAX_AGE=timedelta(hours=8).total_seconds(),
+        # Uploads: the largest policy limit is 10 MB for media; the rest is form overhead.
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("PORTFOLIO_SECRET_KEY") or _instance_secret(app)
+    app.json.ensure_ascii = False
+
+    db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
+    app.extensions["portfolio.db"] = prepare(db)
+    app.extensions["portfolio.files"] = app.config.get("FILES") or LocalFileStore(Path(app.config["DATA_DIR"]))
+
+    csrf.init_app(app)
+    from web import api, auth, disputes, errors, files, filters, guardian, proxies, staff, student, teacher
+
+    filters.install(app)
+    errors.install(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(student.bp)
+    app.register_blueprint(files.bp)
+    app.register_blueprint(guardian.bp)
+    app.register_blueprint(teacher.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(proxies.bp)
+    app.register_blueprint(disputes.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API takes bearer tokens, never cookies
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-src 'self'; frame-ancestors 'self'; object-src 'self'")
+        return response
+
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A key kept in the instance folder, so sessions survive restarts without configuration.
+    Several gunicorn workers share it; set PORTFOLIO_SECRET_KEY when the instance folder is not shared."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic, and the first worker's key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()

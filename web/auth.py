@@ -1,0 +1,60 @@
+"""Sign-in 登入 and sign-out 登出. The session cookie carries the account id and a fingerprint
+of the password hash: a changed password ends every other session."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+
+from web.context import current_account, db, now
+from workflows.accounts import authenticate, session_fingerprint
+from workflows.errors import Forbidden
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (no scheme, no host, no //host): never an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.get("/")
+def home():
+    account = current_account()
+    if account is None:
+        return redirect(url_for("auth.login"))
+    if account.kind == "student":
+        return redirect(url_for("student.items", student_id=account.student_id))
+    if account.kind == "guardian":
+        return redirect(url_for("guardian.home"))
+    return redirect(url_for("teacher.queue"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            account = authenticate(db(), request.form.get("username", ""), request.form.get("password", ""),
+                                   now=now())
+        except Forbidden as refused:
+            error = refused.message
+        else:
+            session.clear()  # a new session on sign-in: nothing from before carries over
+            session["account_id"] = account.id
+            session["fp"] = session_fingerprint(account)
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    flash("已登出。")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,83 @@
+"""What every view needs: the database, the file store, the signed-in account, a unit of work
+of the account's school and the Actor the workflows take."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import wraps
+from typing import Iterator
+
+from flask import current_app, g, redirect, request, session, url_for
+from flask import session as session_cookie  # `session` is also the database session below
+
+from persistence.db import Database
+from persistence.files import FileStore
+from persistence.tables import Account
+from workflows.accounts import account_still_open, actor_of, load_account, session_fingerprint
+from workflows.actors import Actor
+from workflows.errors import Forbidden
+from workflows.unit_of_work import UnitOfWork
+
+
+def db() -> Database:
+    return current_app.extensions["portfolio.db"]
+
+
+def files() -> FileStore:
+    return current_app.extensions["portfolio.files"]
+
+
+def account_from_session() -> Account | None:
+    account_id = session.get("account_id")
+    if account_id is None:
+        return None
+    account = load_account(db(), account_id)
+    if account is None or not account.active or session.get("fp") != session_fingerprint(account):
+        session.clear()
+        return None
+    return account
+
+
+def current_account() -> Account | None:
+    if "account" not in g:
+        g.account = account_from_session()
+    return g.account
+
+
+@contextmanager
+def school_uow() -> Iterator[tuple[UnitOfWork, Actor]]:
+    """A unit of work of the signed-in account's school and the account's Actor."""
+    account = current_account()
+    if account is None:
+        raise Forbidden("請先登入。")
+    # The session the account was read in, if the request kept one open (the API's bearer
+    # check): continuing in it saves a connection checkout. `_school`, read with the account,
+    # stays referenced here so the unit of work finds it in the (weak) identity map, not by a query.
+    session, _school = g.pop("request_session", (None, None))
+    with UnitOfWork(db(), account.school_id, files(), session=session) as uow:
+        actor = actor_of(uow, account)
+        if not account_still_open(uow, account, now()):  # a certify-only date passed mid-session
+            session_cookie.clear()
+            raise Forbidden("帳號已停用，請洽學校承辦人員。")
+        yield uow, actor
+
+
+def login_required(*kinds: str):
+    """The view needs a signed-in account (of one of `kinds`, if given); otherwise sign-in."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            account = current_account()
+            if account is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if kinds and account.kind not in kinds:
+                raise Forbidden("你的帳號不能使用這個頁面。")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def now():
+    """The current time for a request: app.config["NOW"] when a test fixes it, else the clock."""
+    from workflows.clock import utc_now
+
+    return current_app.config.get("NOW") or utc_now()

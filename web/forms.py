@@ -1,0 +1,78 @@
+"""Form input 表單輸入 of the pages, parsed with marshmallow: ids and versions as integers,
+texts as typed (the workflows trim them and check their lengths), files as workflows Uploads.
+Bad input becomes InvalidInput with words a person understands, naming the field."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
+from werkzeug.datastructures import FileStorage
+
+from workflows.errors import InvalidInput
+from workflows.uploads import Upload
+
+
+class _Form(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token and the buttons' names
+
+    @pre_load
+    def _blank_is_missing(self, data, **kwargs):
+        # An empty <select> or number field means "not given", not "not a number".
+        return {key: value for key, value in data.items()
+                if not (isinstance(value, str) and not value.strip()
+                        and isinstance(self.fields.get(key), fields.Integer))}
+
+
+def _required(message: str) -> dict:
+    return {"required": message, "invalid": message, "null": message}
+
+
+class VersionForm(_Form):
+    """An action button's form: the version of the item the page showed (stale-page guard)."""
+
+    version = fields.Integer(load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+
+
+class OutcomeUploadForm(_Form):
+    course_id = fields.Integer(required=True, error_messages=_required("請選擇課程。"))
+    title = fields.String(load_default="")
+    description = fields.String(load_default="")
+
+
+class PerformanceUploadForm(_Form):
+    academic_year = fields.Integer(required=True, error_messages=_required("請選擇學年度。"))
+    category = fields.String(required=True, error_messages=_required("請選擇多元表現類別。"))
+    title = fields.String(load_default="")
+    description = fields.String(load_default="")
+    external_link = fields.String(load_default="")
+
+
+class EditForm(VersionForm):
+    title = fields.String(load_default="")
+    description = fields.String(load_default="")
+    external_link = fields.String(load_default=None)
+    remove_document = fields.Boolean(load_default=False)
+    remove_media = fields.Boolean(load_default=False)
+
+
+class DisputeForm(_Form):
+    reason = fields.String(load_default="")
+
+
+def parse(schema: type[Schema], form: Mapping) -> dict:
+    """The form's values, or InvalidInput naming the first field in error."""
+    data = form.to_dict() if hasattr(form, "to_dict") else dict(form)
+    try:
+        return schema().load(data)
+    except ValidationError as error:
+        field, messages = next(iter(error.normalized_messages().items()))
+        message = messages[0] if isinstance(messages, list) else str(messages)
+        raise InvalidInput(message, field=field) from None
+
+
+def upload_of(file: FileStorage | None) -> Upload | None:
+    """A chosen file as an Upload; an empty file input (nothing chosen) is None."""
+    if file is None or not file.filename:
+        return None
+    return Upload(file.stream, file.filename)

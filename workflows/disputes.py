@@ -1,0 +1,130 @@
+"""Disputes 疑義: a student who finds a receipt (收訖明細) wrong disputes it; each disputed item goes
+to the office responsible for its category (the policy's [dispute_offices]), which settles it
+either by answering the student (resolution "answered": nothing changes) or by correcting the
+data and marking it for resubmission in a new batch (resolution "resubmit"). Both close the
+dispute (`resolve`) with a reason the student reads.
+
+The executive secretary (執行秘書) and the school admin see and may settle every dispute.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from persistence.tables import AuditEntry, Item, Student
+from workflows.actors import Actor
+from workflows.errors import Forbidden, InvalidInput
+from workflows.policy import DISPUTE_CATEGORIES, KIND_LABELS
+from workflows.roles import ROLE_LABELS, Role
+from workflows.rules import REASON_MAX, text_field
+from workflows.transitions import fire, require_allowed
+from workflows.unit_of_work import UnitOfWork, now_or
+
+OVERSEERS = (Role.EXECUTIVE_SECRETARY, Role.ADMIN)
+RESOLUTIONS = {"answered": "回覆學生（資料無誤，不需更正）", "resubmit": "更正資料，於新批次重新提交"}
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    """One open dispute in an office's queue."""
+
+    item_id: int
+    kind: str
+    kind_label: str
+    title: str
+    student_id: int
+    student_no: str
+    student_name: str
+    class_name: str
+    receipt_id: int | None
+    reason: str | None  # what the student said does not match
+    disputed_at: datetime
+    age: timedelta
+    office: str
+    office_label: str
+
+    @property
+    def age_text(self) -> str:
+        days, hours = self.age.days, self.age.seconds // 3600
+        return f"{days} 日 {hours} 小時" if days else f"{hours} 小時"
+
+
+def office_of(uow: UnitOfWork, category: str) -> Role:
+    """The office that settles disputes about `category` (an item kind or a DISPUTE_CATEGORIES key)."""
+    return Role(uow.policy.dispute_office(category))
+
+
+def office_label(role: str) -> str:
+    return ROLE_LABELS.get(Role(role), role)
+
+
+def categories_for(uow: UnitOfWork, actor: Actor) -> list[str]:
+    """The categories whose disputes `actor` handles: all for the overseers, else their offices'."""
+    if actor.kind != "staff":
+        return []
+    if actor.has(*OVERSEERS):
+        return list(DISPUTE_CATEGORIES)
+    return [c for c, role in uow.policy.dispute_offices.items() if actor.has(Role(role))]
+
+
+def may_resolve(uow: UnitOfWork, actor: Actor, item: Item) -> bool:
+    return item.kind in categories_for(uow, actor)
+
+
+def dispute_queue(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> list[DisputeRow]:
+    """Open disputes for the actor's office(s), oldest first, with their age since the dispute."""
+    now = now_or(now)
+    uow.require_member(actor)
+    categories = categories_for(uow, actor)
+    if not categories:
+        raise Forbidden("只有疑義處理單位（依補充規定）、執行秘書或學校管理者可以查看疑義。")
+    kinds = [c for c in categories if c in KIND_LABELS]
+    rows = uow.session.execute(
+        uow.select(Item).join(Student, (Student.school_id == Item.school_id) & (Student.id == Item.student_id))
+        .where(Item.state == "disputed", Item.kind.in_(kinds))
+        .with_only_columns(Item.id, Item.kind, Item.title, Item.receipt_id, Student.id,
+                           Student.student_no, Student.name, Student.class_name)).all()
+    if not rows:
+        return []
+    disputed = {}  # item id -> (at, reason) of its latest dispute
+    for subject_id, at, reason in uow.session.execute(
+            select(AuditEntry.subject_id, AuditEntry.at, AuditEntry.reason).where(
+                AuditEntry.school_id == uow.school_id, AuditEntry.event == "dispute",
+                AuditEntry.subject_kind.in_(kinds), AuditEntry.subject_id.in_([r[0] for r in rows]))
+            .order_by(AuditEntry.at)):
+        disputed[subject_id] = (at, reason)
+    out = []
+    for item_id, kind, title, receipt_id, student_id, student_no, name, class_name in rows:
+        at, reason = disputed.get(item_id, (now, None))
+        office = uow.policy.dispute_office(kind)
+        out.append(DisputeRow(item_id, kind, KIND_LABELS[kind], title, student_id, student_no, name,
+                              class_name, receipt_id, reason, at, max(now - at, timedelta(0)),
+                              office, office_label(office)))
+    return sorted(out, key=lambda r: (r.disputed_at, r.item_id))
+
+
+def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, kind: str, reason: str,
+            now: datetime | None = None) -> Item:
+    """處理疑義: the responsible office closes a dispute by answering the student ("answered") or
+    by correcting the data for a new batch ("resubmit"), with a reason the student reads."""
+    now = now_or(now)
+    uow.require_member(actor)
+    if kind not in RESOLUTIONS:
+        raise InvalidInput(f"處理方式「{kind}」不存在；請選擇：" + "、".join(
+            f"{label}（{k}）" for k, label in RESOLUTIONS.items()), field="kind")
+    reason = text_field(reason, field="reason", label="處理說明", max_chars=REASON_MAX, required=True)
+    item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
+    if actor.kind != "staff":
+        raise Forbidden("學生與家長不能處理疑義；疑義由學校負責單位處理。")
+    require_allowed(item, "resolve")
+    if not may_resolve(uow, actor, item):
+        office = uow.policy.dispute_office(item.kind)
+        raise Forbidden(f"{KIND_LABELS[item.kind]}的疑義由{office_label(office)}處理"
+                        "（或執行秘書、學校管理者），你不能處理這件疑義。")
+    # The audit reason is what the student reads; the kind is kept on the item.
+    fire(uow.session, item, "resolve", actor=actor, at=now, reason=reason)
+    item.resolution, item.resolution_note, item.updated_at = kind, reason, now
+    uow.commit()
+    return item

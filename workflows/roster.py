@@ -1,0 +1,141 @@
+"""The central database's roster layout (名冊) as data: roster-type codes 名冊別, the cover sheet
+封面 and the data sheet columns, and the ROC date format of birth dates.
+
+Everything the ministry may change lives here, so a new spec means editing tables, not code.
+The codes follow what school vendor tools use; the grade-12 (高三) codes are mapped by analogy
+(see docs/batches.md) and are to be checked against the ministry's current spec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from workflows.clock import ROC_OFFSET
+from workflows.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class RosterType:
+    code: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+# 名冊別: the roster-type codes of vendor tools.
+ROSTER_TYPES: dict[str, RosterType] = {r.code: r for r in (
+    RosterType("24", "幹部經歷名冊"),
+    RosterType("25", "多元表現名冊"),
+    RosterType("26", "課程學習成果名冊"),
+    RosterType("28", "進修部課程學習成果名冊"),
+    # Grade 12 (高三), first batch (第一梯次): the x4–x8 codes shifted by 10 ...
+    RosterType("34", "高三第一梯次幹部經歷名冊"),
+    RosterType("35", "高三第一梯次多元表現名冊"),
+    RosterType("36", "高三第一梯次課程學習成果名冊"),
+    RosterType("38", "高三第一梯次進修部課程學習成果名冊"),
+    # ... and second batch (第二梯次) shifted by 50.
+    RosterType("74", "高三第二梯次幹部經歷名冊"),
+    RosterType("75", "高三第二梯次多元表現名冊"),
+    RosterType("76", "高三第二梯次課程學習成果名冊"),
+    RosterType("78", "高三第二梯次進修部課程學習成果名冊"),
+    RosterType("41", "日間部學業成績名冊"),
+    RosterType("42", "進修部學業成績名冊"),
+)}
+
+# (batch kind, division) → the code of an ordinary (grades 10–11, or not split by track) batch.
+_BASE_CODES: dict[tuple[str, str], str] = {
+    ("semester_basic_cadre", "day"): "24",
+    ("semester_basic_cadre", "continuing"): "24",
+    ("year_performances", "day"): "25",
+    ("year_performances", "continuing"): "25",
+    ("year_outcomes", "day"): "26",
+    ("year_outcomes", "continuing"): "28",
+    ("semester_courses", "day"): "41",
+    ("semester_courses", "continuing"): "42",
+}
+# Grade-12 batches: the base code plus this offset per round (梯次); grades (41/42) keep theirs.
+GRADE12_ROUND_OFFSETS: dict[int, int] = {1: 10, 2: 50}
+_NO_GRADE12_CODE = ("semester_courses",)
+
+TRACK_LABELS = {"academic": "學術群", "professional": "專業群"}
+BATCH_KIND_LABELS = {
+    "semester_basic_cadre": "學期提交－基本資料及幹部紀錄",
+    "semester_courses": "學期提交－修課紀錄",
+    "year_outcomes": "學年提交－課程學習成果",
+    "year_performances": "學年提交－多元表現",
+}
+# Which items a batch kind carries (the semester kinds carry staff-entered records, no items).
+ITEM_KIND_OF_BATCH = {"year_outcomes": "course_outcome", "year_performances": "performance"}
+
+
+def roster_type(kind: str, *, division: str = "day", grade12_round: int | None = None) -> RosterType:
+    """The 名冊別 of a batch: its kind, its students' division, and for a grade-12 batch its round."""
+    base = _BASE_CODES.get((kind, division))
+    if base is None:
+        raise InvalidInput(f"沒有「{BATCH_KIND_LABELS.get(kind, kind)}」（{division}）的名冊別。", field="kind")
+    if grade12_round is None or kind in _NO_GRADE12_CODE:
+        return ROSTER_TYPES[base]
+    offset = GRADE12_ROUND_OFFSETS.get(grade12_round)
+    if offset is None:
+        raise InvalidInput(f"高三提交只有第 1、2 梯次，收到第 {grade12_round} 梯次。", field="round")
+    return ROSTER_TYPES[str(int(base) + offset)]
+
+
+def roc_birth_date(day: date) -> str:
+    """Birth dates as vendor tools write them: 7 digits, ROC year zero-padded to 3 (2008-03-01 →
+    0970301)."""
+    year = day.year - ROC_OFFSET
+    if not 1 <= year <= 999:
+        raise InvalidInput(f"出生日期 {day.isoformat()} 無法以民國年表示。", field="birth_date")
+    return f"{year:03d}{day.month:02d}{day.day:02d}"
+
+
+# --- the workbook ------------------------------------------------------------------------------
+
+COVER_SHEET = "封面"
+DATA_SHEET = "名冊"
+# Cover: (label in column A, key of the value in column B), one row each from row 1.
+COVER_ROWS: tuple[tuple[str, str], ...] = (
+    ("學校代碼", "school_code"),
+    ("學年度", "academic_year"),
+    ("學期", "semester"),
+    ("名冊別", "roster_code"),
+    ("名冊名稱", "roster_name"),
+    ("梯次", "round"),
+    ("群別", "track"),
+    ("批次編號", "batch_id"),
+    ("筆數", "rows"),
+)
+# Data sheet: header row 1, then one row per student (semester kinds) or per item (year kinds).
+STUDENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("身分證號", "national_id"),
+    ("出生日期", "birth_date"),
+    ("班級", "class_name"),
+    ("學號", "student_no"),
+    ("姓名", "name"),
+    ("年級", "grade"),
+    ("部別", "division"),
+)
+ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("身分證號", "national_id"),
+    ("出生日期", "birth_date"),
+    ("班級", "class_name"),
+    ("學號", "student_no"),
+    ("姓名", "name"),
+    ("項目類別", "item_kind"),
+    ("課程代碼", "course_code"),
+    ("名稱", "title"),
+    ("文件檔名", "document_file"),
+    ("文件SHA-256", "document_sha256"),
+    ("影音檔名", "media_file"),
+    ("影音SHA-256", "media_sha256"),
+)
+WORKBOOK_NAME = "{school_code}_{academic_year}_{semester}_{roster_code}_{batch_id}.xlsx"
+MANIFEST_NAME = "manifest.json"
+FILES_DIR = "files"
+
+
+def columns_for(kind: str) -> tuple[tuple[str, str], ...]:
+    return ITEM_COLUMNS if kind in ITEM_KIND_OF_BATCH else STUDENT_COLUMNS
