@@ -51,8 +51,15 @@ class PostgresLeadership:
             return False
 
     def release(self) -> None:
-        """End the lock's session: returned to the pool, the session (and its lock) would live on."""
+        """Unlock, then end the lock's session: returned to the pool, the session would live on.
+
+        The explicit unlock matters because the server ends a disconnected session a moment after
+        the socket closes; until then the lock stays held and a successor would be refused."""
         if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            except Exception:  # noqa: BLE001 - a dead connection holds no lock to unlock
+                log.debug("unlocking the scheduler lock failed", exc_info=True)
             try:
                 self.connection.invalidate()
                 self.connection.close()
