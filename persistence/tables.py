@@ -111,12 +111,16 @@ class SchoolClass(SchoolScoped, Base):
     homeroom_staff_id: Mapped[int | None] = mapped_column(Integer)
 
 
+GRADE12_TRACKS = ("academic", "professional")  # 學術群 / 專業群
+
+
 class Student(SchoolScoped, Base):
     __tablename__ = "students"
     __table_args__ = (UniqueConstraint("school_id", "student_no"),
                       UniqueConstraint("school_id", "national_id"),
                       UniqueConstraint("school_id", "id"),
-                      CheckConstraint("grade BETWEEN 1 AND 3", name="grade"))
+                      CheckConstraint("grade BETWEEN 1 AND 3", name="grade"),
+                      CheckConstraint(f"track IS NULL OR {_in('track', GRADE12_TRACKS)}", name="track"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     student_no: Mapped[str] = mapped_column(String(20))
@@ -131,6 +135,8 @@ class Student(SchoolScoped, Base):
     email: Mapped[str | None] = mapped_column(String(200))
     mailing_address: Mapped[str | None] = mapped_column(String(200))
     departed_on: Mapped[date | None] = mapped_column(Date)
+    # Grade 12's application track (學術群 / 專業群): which grade-12 batches carry the student.
+    track: Mapped[str | None] = mapped_column(String(16))
 
 
 class Course(SchoolScoped, Base):
@@ -281,7 +287,9 @@ class AuditEntry(SchoolScoped, Base):
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_subject", "school_id", "subject_kind", "subject_id"),
-                      Index("ix_audit_student", "school_id", "student_id"))
+                      Index("ix_audit_student", "school_id", "student_id"),
+                      # The status page's latest acts done for an absent colleague (代理執行).
+                      Index("ix_audit_on_behalf", "school_id", "on_behalf_kind", "at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
     subject_kind: Mapped[str] = mapped_column(String(32))
@@ -462,7 +470,6 @@ class Unavailability(SchoolScoped, Base):
 
 
 BATCH_KINDS = ("semester_basic_cadre", "semester_courses", "year_outcomes", "year_performances")
-GRADE12_TRACKS = ("academic", "professional")
 
 
 class SubmissionBatch(SchoolScoped, Base):
@@ -511,3 +518,187 @@ class BatchEntry(SchoolScoped, Base):
     batch_id: Mapped[int] = mapped_column(Integer)
     student_id: Mapped[int] = mapped_column(Integer, index=True)
     item_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- staff-entered records: what the semester batches carry ------------------------------------
+
+CADRE_LEVELS = ("school", "class", "club")  # 校級 / 班級 / 社團
+
+
+class CadreRecord(SchoolScoped, Base):
+    """幹部紀錄: a student's position (school, class or club level) in one semester, entered by the
+    student-activities section (訓育組). One row per student, term, unit and position."""
+
+    __tablename__ = "cadre_records"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      UniqueConstraint("school_id", "student_id", "academic_year", "semester", "unit", "position",
+                                       name="uq_cadre_records_term_position"),
+                      _school_fk(["student_id"], "students"),
+                      CheckConstraint(_in("level", CADRE_LEVELS), name="level"),
+                      CheckConstraint("semester IN (1, 2)", name="semester"),
+                      CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="order"),
+                      Index("ix_cadre_records_term", "school_id", "academic_year", "semester"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(8))
+    unit: Mapped[str] = mapped_column(String(60))  # 單位: 學生會, 301 班, 熱音社 ...
+    position: Mapped[str] = mapped_column(String(40))  # 職稱
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+# 修課紀錄 kinds: a semester grade, a year grade (semester 0), and the later results of make-up
+# (補考), retake (重修), remedial (補修) and credit transfer (學分抵免).
+GRADE_RECORD_KINDS = ("semester", "year", "makeup", "retake", "remedial", "credit_transfer")
+
+
+class GradeRecord(SchoolScoped, Base):
+    """學業成績 / 修課紀錄: one course result of a student, entered by the registry (註冊組)."""
+
+    __tablename__ = "grade_records"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      UniqueConstraint("school_id", "student_id", "academic_year", "semester",
+                                       "record_kind", "course_code", name="uq_grade_records_term_course"),
+                      _school_fk(["student_id"], "students"),
+                      CheckConstraint(_in("record_kind", GRADE_RECORD_KINDS), name="record_kind"),
+                      CheckConstraint("semester IN (0, 1, 2)", name="semester"),
+                      CheckConstraint("grade_level BETWEEN 1 AND 3", name="grade_level"),
+                      CheckConstraint("credits BETWEEN 0 AND 30", name="credits"),
+                      CheckConstraint("score IS NULL OR score BETWEEN 0 AND 100", name="score"),
+                      CheckConstraint("makeup_score IS NULL OR makeup_score BETWEEN 0 AND 100",
+                                      name="makeup_score"),
+                      Index("ix_grade_records_term", "school_id", "academic_year", "semester"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    record_kind: Mapped[str] = mapped_column(String(16), default="semester")
+    course_code: Mapped[str] = mapped_column(String(23))  # 課程代碼
+    subject: Mapped[str] = mapped_column(String(60))  # 科目名稱
+    grade_level: Mapped[int] = mapped_column(Integer)  # 年級 1–3
+    credits: Mapped[int] = mapped_column(Integer)  # 學分數
+    score: Mapped[int | None] = mapped_column(Integer)  # 學期成績 0–100
+    passed: Mapped[bool] = mapped_column(Boolean)  # 及格
+    makeup_score: Mapped[int | None] = mapped_column(Integer)  # 補考成績
+    credit_counted: Mapped[bool] = mapped_column(Boolean)  # 採計學分
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ConsultationRecord(SchoolScoped, Base):
+    """課程諮詢紀錄: a consultant teacher's session with a student (date and time, place, content
+    and advice, an optional file of at most 2 MB). Never part of a central submission batch."""
+
+    __tablename__ = "consultation_records"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["student_id"], "students"),
+                      _school_fk(["consultant_id"], "staff"),
+                      Index("ix_consultation_records_term", "school_id", "academic_year", "semester"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    consultant_id: Mapped[int] = mapped_column(Integer, index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(String(60))
+    content: Mapped[str] = mapped_column(Text)  # 諮詢內容
+    advice: Mapped[str] = mapped_column(Text)  # 建議
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_kind: Mapped[str | None] = mapped_column(String(8))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ExplorationRecord(SchoolScoped, Base):
+    """學群探索: a career-group exploration activity of a student (lecture, test, camp, visit ...),
+    entered by the counselling office (輔導室). career_group is one of the 18 學群 codes
+    (workflows/records)."""
+
+    __tablename__ = "exploration_records"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["student_id"], "students"),
+                      CheckConstraint("semester IN (1, 2)", name="semester"),
+                      Index("ix_exploration_records_term", "school_id", "academic_year", "semester"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    student_id: Mapped[int] = mapped_column(Integer, index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    held_on: Mapped[date] = mapped_column(Date)
+    career_group: Mapped[str] = mapped_column(String(32))
+    activity: Mapped[str] = mapped_column(String(60))  # 活動名稱
+    notes: Mapped[str] = mapped_column(Text, default="")  # 心得或紀錄
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+# --- the working group's tools (issue 6) -------------------------------------------------------
+
+class SelfCheckItem(SchoolScoped, Base):
+    """自我檢核表: one task of the working group's year (seed 002's example prefills them): who owns
+    it, the month it is planned for, the national date where one applies, whether it is planned
+    and whether it is done."""
+
+    __tablename__ = "self_check_items"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      UniqueConstraint("school_id", "academic_year", "position", name="uq_self_check_items_order"),
+                      CheckConstraint("planned_month IS NULL OR planned_month BETWEEN 1 AND 12", name="month"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)  # order on the form
+    task: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(60))  # 負責單位, as the form names it
+    planned_month: Mapped[int | None] = mapped_column(Integer)
+    national_date: Mapped[date | None] = mapped_column(Date)  # 全國性期程, where one applies
+    planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+TRAINING_KINDS = ("training", "workshop", "parent_session")  # 教育訓練 / 教師研習（工作坊）/ 親師說明（家長場次）
+
+
+class TrainingSession(SchoolScoped, Base):
+    """A training, workshop or parent session held for the portfolio (seed 003: at least once a
+    year each): date, audience, attendees."""
+
+    __tablename__ = "training_sessions"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      CheckConstraint(_in("kind", TRAINING_KINDS), name="kind"),
+                      CheckConstraint("attendees >= 0", name="attendees"),
+                      Index("ix_training_sessions_year", "school_id", "academic_year"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    held_on: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(100))
+    audience: Mapped[str] = mapped_column(String(100))  # 對象
+    attendees: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

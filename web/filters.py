@@ -37,8 +37,13 @@ def state_name(state: str, kind: str) -> str:
     return state_label(MACHINES[kind], state)
 
 
+# Audited events of rows without a machine (staff-entered records, lists, imports).
+OTHER_EVENT_LABELS = {"enter": "登錄", "correct": "更正", "delete": "刪除", "import": "匯入"}
+
+
 def event_name(event: str, kind: str) -> str:
-    return event_label(MACHINES[kind], event)
+    machine = MACHINES.get(kind)
+    return event_label(machine, event) if machine else OTHER_EVENT_LABELS.get(event, event)
 
 
 def role_name(role: str) -> str:

@@ -4,7 +4,9 @@ either by answering the student (resolution "answered": nothing changes) or by c
 data and marking it for resubmission in a new batch (resolution "resubmit"). Both close the
 dispute (`resolve`) with a reason the student reads.
 
-The executive secretary (執行秘書) and the school admin see and may settle every dispute.
+The executive secretary (執行秘書) and the school admin see and may settle every dispute. While
+someone of an office is unavailable, his proxy handles the office's disputes, audited as acting
+for him (workflows/offices.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from persistence.tables import AuditEntry, Item, Student
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput
+from workflows.offices import as_office
 from workflows.policy import DISPUTE_CATEGORIES, KIND_LABELS
 from workflows.roles import ROLE_LABELS, Role
 from workflows.rules import REASON_MAX, text_field
@@ -60,24 +63,38 @@ def office_label(role: str) -> str:
     return ROLE_LABELS.get(Role(role), role)
 
 
-def categories_for(uow: UnitOfWork, actor: Actor) -> list[str]:
-    """The categories whose disputes `actor` handles: all for the overseers, else their offices'."""
+def _acting_for_offices(uow: UnitOfWork, actor: Actor, now: datetime | None) -> dict[str, Actor]:
+    """{category: the actor as he handles its disputes}: overseers every category as themselves;
+    an office's people, or their proxy, that office's categories."""
     if actor.kind != "staff":
-        return []
+        return {}
     if actor.has(*OVERSEERS):
-        return list(DISPUTE_CATEGORIES)
-    return [c for c, role in uow.policy.dispute_offices.items() if actor.has(Role(role))]
+        return {category: actor for category in DISPUTE_CATEGORIES}
+    by_role: dict[str, Actor | None] = {}
+    out = {}
+    for category, role in uow.policy.dispute_offices.items():
+        if role not in by_role:
+            by_role[role] = as_office(uow, actor, (Role(role),), now=now)
+        if by_role[role] is not None:
+            out[category] = by_role[role]
+    return out
 
 
-def may_resolve(uow: UnitOfWork, actor: Actor, item: Item) -> bool:
-    return item.kind in categories_for(uow, actor)
+def categories_for(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> list[str]:
+    """The categories whose disputes `actor` handles: all for the overseers, else their offices'
+    (and, as a proxy, those of the office of the person he stands in for)."""
+    return list(_acting_for_offices(uow, actor, now))
+
+
+def may_resolve(uow: UnitOfWork, actor: Actor, item: Item, *, now: datetime | None = None) -> bool:
+    return item.kind in categories_for(uow, actor, now=now)
 
 
 def dispute_queue(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> list[DisputeRow]:
     """Open disputes for the actor's office(s), oldest first, with their age since the dispute."""
     now = now_or(now)
     uow.require_member(actor)
-    categories = categories_for(uow, actor)
+    categories = categories_for(uow, actor, now=now)
     if not categories:
         raise Forbidden("只有疑義處理單位（依補充規定）、執行秘書或學校管理者可以查看疑義。")
     kinds = [c for c in categories if c in KIND_LABELS]
@@ -119,10 +136,12 @@ def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, kind: str, reason: s
     if actor.kind != "staff":
         raise Forbidden("學生與家長不能處理疑義；疑義由學校負責單位處理。")
     require_allowed(item, "resolve")
-    if not may_resolve(uow, actor, item):
+    acting = _acting_for_offices(uow, actor, now).get(item.kind)
+    if acting is None:
         office = uow.policy.dispute_office(item.kind)
         raise Forbidden(f"{KIND_LABELS[item.kind]}的疑義由{office_label(office)}處理"
-                        "（或執行秘書、學校管理者），你不能處理這件疑義。")
+                        "（或其代理人、執行秘書、學校管理者），你不能處理這件疑義。")
+    actor = acting
     # The audit reason is what the student reads; the kind is kept on the item.
     fire(uow.session, item, "resolve", actor=actor, at=now, reason=reason)
     item.resolution, item.resolution_note, item.updated_at = kind, reason, now

@@ -238,7 +238,7 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     one); then the batch's confirmation period opens (≥ the policy's days, nationally ≥ 3). Any
     bad row, or an item of the batch the file leaves out, refuses the whole file."""
     now = now_or(now)
-    require_submission_office(uow, actor, "匯入收訖明細")
+    actor = require_submission_office(uow, actor, "匯入收訖明細", now=now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     require_allowed(batch, "import_receipt")
     if batch.kind not in BATCH_CATEGORIES:

@@ -13,22 +13,23 @@ from persistence.tables import Item, Receipt, Window
 from workflows import calendar, disputes
 from workflows.actors import Actor
 from workflows.errors import Forbidden, RuleViolation
+from workflows.offices import require_office
 from workflows.policy import KIND_LABELS
 from workflows.rules import REASON_MAX, student_side, text_field
 from workflows.roles import Role
 from workflows.transitions import fire, start
 from workflows.unit_of_work import UnitOfWork, now_or
 
-SUBMISSION_ROLES = (Role.REGISTRY, Role.EQUIPMENT_SECTION, Role.STUDENT_ACTIVITIES, Role.ADMIN)
+SUBMISSION_OFFICES = (Role.REGISTRY, Role.EQUIPMENT_SECTION, Role.STUDENT_ACTIVITIES)
+SUBMISSION_ROLES = (*SUBMISSION_OFFICES, Role.ADMIN)
 
 
-def require_submission_office(uow: UnitOfWork, actor: Actor, doing: str) -> Actor:
-    """The submission offices, the system and the platform administrator only: the one rule of
-    the batches and the receipt import; `doing` completes the refusal (「可以{doing}。」)."""
-    uow.require_member(actor)
-    if not (actor.kind in ("system", "platform") or actor.has(*SUBMISSION_ROLES)):
-        raise Forbidden(f"只有提交負責單位（註冊組、設備組、訓育組）可以{doing}。")
-    return actor
+def require_submission_office(uow: UnitOfWork, actor: Actor, doing: str, *,
+                              now: datetime | None = None) -> Actor:
+    """The submission offices (or, while one of their people is unavailable, his proxy, audited as
+    acting for him), the system and the platform administrator only: the one rule of the batches
+    and the receipt import; `doing` completes the refusal. Returns the actor to audit with."""
+    return require_office(uow, actor, SUBMISSION_OFFICES, doing, now=now, extra=(Role.ADMIN,))
 
 
 def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: int,
@@ -38,9 +39,7 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
     database and issue one receipt per student. Returns the number of receipts issued.
     Selections must be frozen (selection window closed) and the confirmation window long enough."""
     now = now_or(now)
-    uow.require_member(actor)
-    if not (actor.kind == "system" or actor.has(*SUBMISSION_ROLES)):
-        raise Forbidden("只有提交負責單位（註冊組、設備組、訓育組）可以提交中央資料庫。")
+    actor = require_submission_office(uow, actor, "提交中央資料庫", now=now)
     selection = calendar.find(uow, "selection", academic_year, 0)
     if selection is not None and now < selection.ends_at:
         raise RuleViolation(f"勾選期間尚未結束（{calendar.describe(selection)}），學生的勾選還可能變動，不能提交。",

@@ -1,7 +1,9 @@
 """Retention of departed students' data (離校生資料保存年限, 補充規定範例第八點).
 
 When the policy's years have passed since a student left (`Policy.purge_due`), the student's
-items, receipts, enrolments, queued messages and the student row itself are deleted, leaving a
+items, receipts, enrolments, queued messages, staff-entered records (cadre, grades, consultation,
+exploration), batch entries, sign-in account and guardian links, and the student row itself are
+deleted (every row that points at the student: `STUDENT_ROWS`), leaving a
 tombstone in the audit log (who, when, under which rule, how much). A student with business
 still open (a receipt not yet answered, a dispute not yet resolved) is held until it closes.
 
@@ -21,8 +23,11 @@ from sqlalchemy import delete, or_, select
 from persistence import locks
 from persistence.db import Database
 from persistence.files import FileStore
-from persistence.tables import (AuditEntry, Enrolment, FileDeletion, Item, OutboxMessage, Receipt,
-                                Student)
+# FILE_COLUMNS: every column naming a stored file, one list shared with fsck and backups.
+from persistence.fsck import FILE_COLUMNS, referenced
+from persistence.tables import (Account, AuditEntry, BatchEntry, CadreRecord, ConsultationRecord,
+                                Enrolment, ExplorationRecord, FileDeletion, GradeRecord, GuardianLink,
+                                Item, OutboxMessage, Receipt, Student)
 from persistence.upsert import insert_ignoring_duplicates
 from states import MACHINES
 from workflows.actors import Actor, system
@@ -30,8 +35,15 @@ from workflows.clock import format_taipei, roc_date, taipei_date
 from workflows.policy import KIND_LABELS
 from workflows.roles import DEPARTED_STATUSES
 
-FILE_COLUMNS = (Item.document_sha256, Item.media_sha256, Item.certified_document_sha256,
-                Item.certified_media_sha256)
+# Rows that point at a student, children before parents (the foreign keys' order).
+STUDENT_ROWS = ((OutboxMessage, OutboxMessage.recipient_id), (GuardianLink, GuardianLink.student_id),
+                (Account, Account.student_id), (BatchEntry, BatchEntry.student_id),
+                (CadreRecord, CadreRecord.student_id), (GradeRecord, GradeRecord.student_id),
+                (ConsultationRecord, ConsultationRecord.student_id),
+                (ExplorationRecord, ExplorationRecord.student_id), (Item, Item.student_id),
+                (Receipt, Receipt.student_id), (Enrolment, Enrolment.student_id), (Student, Student.id))
+RECORD_LABELS = ((CadreRecord, "幹部紀錄"), (GradeRecord, "學業成績"), (ConsultationRecord, "課程諮詢紀錄"),
+                 (ExplorationRecord, "學群探索紀錄"))
 CHUNK = 500
 # Open business holds a purge: a receipt the student has not answered, a dispute not resolved.
 OPEN_RECEIPT_STATES = tuple(s.id for s in MACHINES["receipt"].states if not s.final)
@@ -77,10 +89,13 @@ def _purge_chunk(uow, students: list[Student], now: datetime, actor: Actor) -> N
         Item.school_id == school_id, Item.student_id.in_(ids)))))
     receipts = Counter(session.scalars(select(Receipt.student_id).where(
         Receipt.school_id == school_id, Receipt.student_id.in_(ids))))
+    records = {model: Counter(session.scalars(select(model.student_id).where(
+        model.school_id == school_id, model.student_id.in_(ids)))) for model, _ in RECORD_LABELS}
     hashes = set()
     for column in FILE_COLUMNS:
+        table = column.class_
         hashes |= set(session.scalars(select(column).where(
-            Item.school_id == school_id, Item.student_id.in_(ids), column.is_not(None))))
+            table.school_id == school_id, table.student_id.in_(ids), column.is_not(None))))
     years = uow.policy.retention_years
     session.execute(AuditEntry.__table__.insert(), [dict(
         school_id=school_id, subject_kind="student", subject_id=s.id, student_id=s.id,
@@ -89,28 +104,18 @@ def _purge_chunk(uow, students: list[Student], now: datetime, actor: Actor) -> N
         reason=(f"離校生資料保存期限屆滿（離校日 {roc_date(s.departed_on)}，保存 {years} 年），"
                 f"學號 {s.student_no} 之資料已刪除："
                 + "、".join(f"{KIND_LABELS[k]} {items[(s.id, k)]} 件" for k in ("course_outcome", "performance"))
-                + f"、收訖明細 {receipts[s.id]} 份（執行時間 {format_taipei(now)}）"))
+                + f"、收訖明細 {receipts[s.id]} 份"
+                + "".join(f"、{label} {records[model][s.id]} 筆" for model, label in RECORD_LABELS
+                          if records[model][s.id])
+                + f"（執行時間 {format_taipei(now)}）"))
         for s in students])
-    for model, column in ((OutboxMessage, OutboxMessage.recipient_id), (Item, Item.student_id),
-                          (Receipt, Receipt.student_id), (Enrolment, Enrolment.student_id),
-                          (Student, Student.id)):
+    for model, column in STUDENT_ROWS:
         where = [model.school_id == school_id, column.in_(ids)]
         if model is OutboxMessage:
             where.append(OutboxMessage.recipient_kind == "student")
         session.execute(delete(model).where(*where).execution_options(synchronize_session=False))
     insert_ignoring_duplicates(session, FileDeletion, [
         dict(sha256=h, requested_at=now, school_id=school_id) for h in sorted(hashes)])
-
-
-def referenced(session, hashes) -> set[str]:
-    """Which of `hashes` a row of any school still names."""
-    found: set[str] = set()
-    hashes = list(hashes)
-    for start in range(0, len(hashes), CHUNK):
-        chunk = hashes[start:start + CHUNK]
-        for column in FILE_COLUMNS:
-            found |= set(session.scalars(select(column).where(column.in_(chunk)).distinct()))
-    return found
 
 
 def remove_files(db: Database, files: FileStore) -> int:

@@ -773,6 +773,38 @@ class StatusReport:
     queues: Queues
     not_selected: FollowUp
     not_confirmed: FollowUp
+    proxied_acts: list["ProxiedAct"] = field(default_factory=list)
+
+
+PROXIED_DAYS = 30
+PROXIED_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class ProxiedAct:
+    """One act a proxy did for an absent colleague (代理執行), from the audit log."""
+
+    at: datetime
+    actor_name: str
+    on_behalf_name: str
+    event: str
+    subject_kind: str
+    subject_id: int
+    reason: str | None
+
+
+def _proxied_acts(uow, scope: Scope, now: datetime) -> list[ProxiedAct]:
+    """The latest acts done on behalf of a staff member, whole-school viewers only (a homeroom
+    teacher's scope is his class's students, not the offices' work)."""
+    if not scope.whole_school:
+        return []
+    rows = uow.session.execute(
+        select(AuditEntry.at, AuditEntry.actor_name, AuditEntry.on_behalf_name, AuditEntry.event,
+               AuditEntry.subject_kind, AuditEntry.subject_id, AuditEntry.reason)
+        .where(AuditEntry.school_id == uow.school_id, AuditEntry.on_behalf_kind == "staff",
+               AuditEntry.at >= now - timedelta(days=PROXIED_DAYS))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(PROXIED_LIMIT)).all()
+    return [ProxiedAct(*row) for row in rows]
 
 
 def status_report(uow, actor: Actor, academic_year: int, semester: int = 0, *,
@@ -789,7 +821,8 @@ def status_report(uow, actor: Actor, academic_year: int, semester: int = 0, *,
                         _days_to_certify(uow, scope, period), _receipt_confirmation(uow, scope, year, now),
                         _queues(uow, groups, queue_limit, now),
                         _not_selected(uow, scope, year, now, names_per_class),
-                        _not_confirmed(uow, scope, year, names_per_class))
+                        _not_confirmed(uow, scope, year, names_per_class),
+                        _proxied_acts(uow, scope, now))
 
 
 def summary(uow, actor: Actor, academic_year: int, semester: int | None = None, *,

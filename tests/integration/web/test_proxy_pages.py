@@ -114,3 +114,23 @@ def test_a_certify_only_session_ends_on_its_date_even_mid_session(app, client, p
     app.config["NOW"] = datetime(2025, 11, 5, 16, 30, tzinfo=timezone.utc)  # 00:30 Taipei, the day after
     assert client.get("/teacher/queue").status_code == 403
     assert client.get("/teacher/queue").status_code == 302  # the session is gone: sign in again
+
+
+def test_the_status_page_shows_what_proxies_did_for_whom(app, client, world, people):
+    world.run(proxies.set_proxy_list, world.staff(), principal_staff_id=world.other_teacher_id,
+              proxy_staff_ids=[world.teacher_id], now=IN_UPLOAD)
+    world.run(proxies.mark_unavailable, world.staff(), world.other_teacher_id,
+              starts_on=date(2025, 10, 1), reason="leave", now=IN_UPLOAD)
+    item = world.upload(0, course_id=world.course2_id, title="代理認證的作品")
+    world.run(certification.submit, world.student(0), item, now=IN_UPLOAD)
+    world.run(certification.certify, world.teacher, item, now=IN_UPLOAD)
+
+    app.config["NOW"] = IN_UPLOAD
+    sign_in(client, "staff")
+    page = client.get("/staff/status?academic_year=114&semester=1").get_data(as_text=True)
+    section = page.split('id="proxied"')[1].split("</section>")[0]
+    row = section.split("<tbody>")[1]
+    assert "王老師" in row and "李老師" in row and "認證" in row
+
+    sign_in(client, "teacher")  # a homeroom teacher's page is about his class, not the offices' work
+    assert 'id="proxied"' not in client.get("/staff/status?academic_year=114&semester=1").get_data(as_text=True)
