@@ -22,6 +22,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(
         DATABASE_URL=os.environ.get("PORTFOLIO_DATABASE_URL") or default_url(),
         DATA_DIR=os.environ.get("PORTFOLIO_DATA_DIR") or "instance/files",
+        # Where the batch pages write roster exports (one folder per school).
+        EXPORT_DIR=os.environ.get("PORTFOLIO_EXPORT_DIR") or "instance/exports",
         # Cookies: sent over HTTPS only, never to scripts, not on cross-site requests.
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -44,7 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["portfolio.files"] = app.config.get("FILES") or LocalFileStore(Path(app.config["DATA_DIR"]))
 
     csrf.init_app(app)
-    from web import api, auth, disputes, errors, files, filters, guardian, proxies, staff, student, teacher
+    from web import (api, auth, batches, disputes, errors, files, filters, guardian, proxies, records, staff,
+                     student, teacher)
+    from web import calendar_pages, working_group
 
     filters.install(app)
     errors.install(app)
@@ -56,6 +60,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(proxies.bp)
     app.register_blueprint(disputes.bp)
+    app.register_blueprint(records.bp)
+    app.register_blueprint(batches.bp)
+    app.register_blueprint(working_group.bp)
+    app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes bearer tokens, never cookies
 

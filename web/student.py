@@ -8,14 +8,18 @@ nothing stored changes. Someone else's student, item or receipt answers 404.
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import tempfile
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from persistence.tables import Item
 from states import MACHINES, event_label, state_label
 from web.context import current_account, login_required, now, school_uow
 from web.forms import (DisputeForm, EditForm, OutcomeUploadForm, PerformanceUploadForm,
                        VersionForm, parse, upload_of)
-from workflows import certification, selection, uploads
+from web.files import _chunks
+from workflows import certification, self_download, selection, uploads
 from workflows import receipts as receipt_cases
 from workflows.access import require_student
 from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
@@ -78,6 +82,27 @@ def _refused_on_items(student_id: int, error) -> tuple:
 @login_required()
 def items(student_id: int):
     return _items_page(student_id)
+
+
+@bp.get("/<int:student_id>/portfolio.zip")
+@login_required()
+def portfolio_download(student_id: int):
+    """個人學習歷程下載: the whole portfolio as one zip. Built in a temporary file first, so a
+    damaged stored file stops the download before anything is sent."""
+    out = tempfile.TemporaryFile()
+    try:
+        with school_uow() as (uow, actor):
+            summary = self_download.portfolio_zip(uow, actor, student_id, out, now=now())
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    name = f"學習歷程檔案_{summary.student_no}.zip"
+    response = Response(_chunks(out), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"portfolio-{summary.student_no}.zip\"; filename*=UTF-8''{quote(name)}")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/<int:student_id>/items/<int:item_id>/<any(submit, withdraw, resubmit, select, unselect, delete):event>")

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -25,8 +25,8 @@ from openpyxl import Workbook
 from sqlalchemy import func
 
 from persistence.files import CHUNK_BYTES, fsync_dir, sha256_of
-from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, Course, Item, Student,
-                                SubmissionBatch)
+from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, CadreRecord, Course,
+                                GradeRecord, Item, Student, SubmissionBatch)
 from states import MACHINES, state_label
 from workflows import roster
 from workflows.actors import Actor
@@ -43,8 +43,8 @@ GRADE12 = 3  # students.grade of 高三
 RESUBMIT = "resubmit"  # Item.resolution of a dispute settled by correcting and resubmitting
 
 
-def require_submitter(uow: UnitOfWork, actor: Actor) -> Actor:
-    return require_submission_office(uow, actor, "處理中央資料庫提交批次")
+def require_submitter(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> Actor:
+    return require_submission_office(uow, actor, "處理中央資料庫提交批次", now=now)
 
 
 def _who(students) -> str:
@@ -83,13 +83,17 @@ def _period(kind: str, semester: int | None) -> int:
 def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, semester: int | None = 0,
                  *, track: str | None = None, round: int = 1, student_ids: list[int] | None = None,
                  division: str = Division.DAY.value, now: datetime | None = None) -> SubmissionBatch:
-    """建立提交批次. Year kinds carry one entry per selected item of the year; semester kinds one
-    entry per enrolled student. A grade-12 batch (`track` given) takes the explicit list of that
-    track's grade-3 students (students have no track column) and refuses anyone already in a live
-    batch of the same kind, year, semester and round. A whole-school batch leaves out students
-    already in such a batch (create the grade-12 batches first)."""
+    """建立提交批次. Year kinds carry one entry per selected item of the year; basic data and
+    cadre one entry per enrolled student; course records one per enrolled student with grade
+    records for the term (`roster.grade_semesters`), the others being left out.
+
+    A grade-12 batch (`track` given) takes the enrolled grade-3 students of that track (學術群 /
+    專業群) and division, or the explicit `student_ids`, all of grade 3 and of that track. An
+    explicit list naming anyone already in a live batch of the same kind, year, semester and round,
+    or (course records) without grades for the term, is refused with the students named; without
+    a list they are left out — so create the grade-12 batches before the whole-school one."""
     now = now_or(now)
-    require_submitter(uow, actor)
+    actor = require_submitter(uow, actor, now)
     semester = _period(kind, semester)
     if track is not None and track not in GRADE12_TRACKS:
         raise InvalidInput(f"高三群別只有學術群（academic）或專業群（professional），收到「{track}」。", field="track")
@@ -97,9 +101,54 @@ def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, s
         raise InvalidInput("只有高三批次分梯次；一般批次為第 1 梯次。", field="round")
     if round not in roster.GRADE12_ROUND_OFFSETS:
         raise InvalidInput(f"高三提交只有第 1、2 梯次，收到第 {round} 梯次。", field="round")
-    if track is not None and not student_ids:
-        raise InvalidInput("高三批次請指定該群別的學生（學號）。", field="student_ids")
 
+    listed = student_ids is not None
+    students, division = _candidates(uow, kind, track, student_ids, division)
+    candidates = len(students)
+    batch = SubmissionBatch(school_id=uow.school_id, kind=kind, academic_year=academic_year,
+                            semester=semester, track=track, round=round, created_at=now)
+
+    taken = _already_batched(uow, kind, academic_year, semester, round, [s.id for s in students])
+    if taken and listed:
+        raise RuleViolation(
+            f"每位學生在同一類別、學年度、學期與梯次只能提交一次；已在其他批次：{_who(s for s in students if s.id in taken)}",
+            rule="once_per_batch_kind", field="student_ids",
+            student_nos=[s.student_no for s in students if s.id in taken])
+    students = [s for s in students if s.id not in taken]
+
+    if kind == "semester_courses":
+        graded = _with_grades(uow, academic_year, semester, [s.id for s in students])
+        ungraded = [s for s in students if s.id not in graded]
+        if ungraded and listed:
+            raise RuleViolation(
+                f"修課紀錄只提交有成績紀錄的學生；沒有 {_term(batch)}成績紀錄：{_who(ungraded)}",
+                rule="grades_required", field="student_ids", student_nos=[s.student_no for s in ungraded])
+        students = [s for s in students if s.id in graded]
+
+    item_kind = roster.ITEM_KIND_OF_BATCH.get(kind)
+    if item_kind is not None:
+        items = list(uow.session.scalars(
+            uow.select(Item).where(Item.kind == item_kind, Item.academic_year == academic_year,
+                                   Item.state == "selected", Item.student_id.in_([s.id for s in students]))
+            .order_by(Item.student_id, Item.id)))
+        pairs = [(item.student_id, item.id) for item in items]
+    else:
+        pairs = [(s.id, None) for s in students]
+    if not pairs:
+        raise RuleViolation(_nothing_to_submit(batch, division, item_kind, candidates, len(taken)),
+                            rule="empty_batch")
+
+    start(uow.session, batch, event="create", actor=actor, at=now, reason=_describe(batch, division))
+    uow.session.add_all(BatchEntry(school_id=uow.school_id, batch_id=batch.id, student_id=sid, item_id=iid)
+                        for sid, iid in pairs)
+    uow.commit()
+    return batch
+
+
+def _candidates(uow: UnitOfWork, kind: str, track: str | None, student_ids: list[int] | None,
+                division: str) -> tuple[list[Student], str]:
+    """The students a batch may take, and their division: the explicit list (checked, never
+    silently trimmed) or, without one, the division's students (of the track, for grade 12)."""
     query = uow.select(Student)
     if student_ids is not None:
         wanted = set(student_ids)
@@ -113,10 +162,13 @@ def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, s
         if len(divisions) > 1:
             raise RuleViolation("日間部與進修部學生須分開提交（名冊別不同）。", rule="one_division",
                                 field="student_ids")
-        division = divisions.pop()
+        division = divisions.pop() if divisions else division
     else:
-        students = list(uow.session.scalars(query.where(Student.division == division)
-                                            .order_by(Student.student_no)))
+        query = query.where(Student.division == division)
+        if track is not None:
+            query = query.where(Student.grade == GRADE12, Student.track == track,
+                                Student.status == EnrolmentStatus.ENROLLED.value)
+        students = list(uow.session.scalars(query.order_by(Student.student_no)))
     if kind not in roster.ITEM_KIND_OF_BATCH:
         not_enrolled = [s for s in students if s.status != EnrolmentStatus.ENROLLED.value]
         if student_ids is not None and not_enrolled:
@@ -128,37 +180,45 @@ def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, s
         if wrong_grade:
             raise RuleViolation(f"高三批次只能包含三年級學生；不是三年級：{_who(wrong_grade)}",
                                 rule="grade12_only", field="student_ids")
+        wrong_track = [s for s in students if s.track != track]
+        if wrong_track:
+            wanted_label = roster.TRACK_LABELS[track]
+            named = "、".join(f"{s.student_no} {s.name}（{roster.TRACK_LABELS.get(s.track, '未設定群別')}）"
+                             for s in wrong_track)
+            raise RuleViolation(f"高三{wanted_label}批次只能包含{wanted_label}學生；群別不符：{named}",
+                                rule="track_mismatch", field="student_ids",
+                                student_nos=[s.student_no for s in wrong_track])
+    return students, division
 
-    taken = _already_batched(uow, kind, academic_year, semester, round, [s.id for s in students])
-    if taken and student_ids is not None:
-        raise RuleViolation(
-            f"每位學生在同一類別、學年度、學期與梯次只能提交一次；已在其他批次：{_who(s for s in students if s.id in taken)}",
-            rule="once_per_batch_kind", field="student_ids",
-            student_nos=[s.student_no for s in students if s.id in taken])
-    students = [s for s in students if s.id not in taken]
 
-    by_id = {s.id: s for s in students}
-    item_kind = roster.ITEM_KIND_OF_BATCH.get(kind)
-    if item_kind is not None:
-        items = list(uow.session.scalars(
-            uow.select(Item).where(Item.kind == item_kind, Item.academic_year == academic_year,
-                                   Item.state == "selected", Item.student_id.in_(list(by_id)))
-            .order_by(Item.student_id, Item.id)))
-        pairs = [(item.student_id, item.id) for item in items]
+def _with_grades(uow: UnitOfWork, academic_year: int, semester: int, student_ids: list[int]) -> set[int]:
+    if not student_ids:
+        return set()
+    return set(uow.session.scalars(uow.select(GradeRecord.student_id).where(
+        GradeRecord.academic_year == academic_year,
+        GradeRecord.semester.in_(roster.grade_semesters(semester)),
+        GradeRecord.student_id.in_(student_ids)).distinct()))
+
+
+def _term(batch: SubmissionBatch) -> str:
+    text = f"{batch.academic_year} 學年度第 {batch.semester} 學期"
+    return text + ("（含學年成績）" if 0 in roster.grade_semesters(batch.semester) else "")
+
+
+def _nothing_to_submit(batch: SubmissionBatch, division: str, item_kind: str | None, candidates: int,
+                       taken: int) -> str:
+    if batch.track and not candidates:
+        why = (f"沒有{roster.TRACK_LABELS[batch.track]}的在學三年級學生"
+               "（群別由學生名冊的「群別」欄設定）。")
+    elif item_kind is not None:
+        why = "沒有已勾選的項目。"
+    elif batch.kind == "semester_courses":
+        why = f"沒有任何在學學生有 {_term(batch)}的成績紀錄（學業成績），請先登錄或匯入成績。"
     else:
-        pairs = [(s.id, None) for s in students]
-    if not pairs:
-        raise RuleViolation(f"沒有可提交的資料：{academic_year} 學年度{roster.BATCH_KIND_LABELS[kind]}"
-                            + ("沒有已勾選的項目。" if item_kind else "沒有在學學生。"),
-                            rule="empty_batch")
-
-    batch = SubmissionBatch(school_id=uow.school_id, kind=kind, academic_year=academic_year,
-                            semester=semester, track=track, round=round, created_at=now)
-    start(uow.session, batch, event="create", actor=actor, at=now, reason=_describe(batch, division))
-    uow.session.add_all(BatchEntry(school_id=uow.school_id, batch_id=batch.id, student_id=sid, item_id=iid)
-                        for sid, iid in pairs)
-    uow.commit()
-    return batch
+        why = "沒有在學學生。"
+    if taken:
+        why += f"另有 {taken} 位學生已在同類別、同期間與梯次的其他批次。"
+    return f"沒有可提交的資料：{_describe(batch, division)}{why}"
 
 
 def _describe(batch: SubmissionBatch, division: str | None = None) -> str:
@@ -182,8 +242,9 @@ class ExportResult:
     workbook: Path
     workbook_sha256: str
     roster_type: roster.RosterType
-    rows: int
+    rows: int  # rows of the first data sheet (名冊), the cover's 筆數
     files: int
+    sheet_rows: dict[str, int] = field(default_factory=dict)  # every data sheet's row count, by name
 
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z_-]+")
@@ -242,7 +303,7 @@ def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Pa
     `out_dir/batch-<id>/`, all fsync'ed before the batch records the workbook's hash. Exporting
     again replaces the directory (the previous workbook's hash stays in the audit)."""
     now = now_or(now)
-    require_submitter(uow, actor)
+    actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     require_allowed(batch, "export")
     if uow.files is None:
@@ -257,13 +318,7 @@ def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Pa
         (work / roster.FILES_DIR).mkdir()
         manifest_files, rows = [], []
         for student, item, course in entries:
-            values = {
-                "national_id": student.national_id,
-                "birth_date": roster.roc_birth_date(student.birth_date),
-                "class_name": student.class_name, "student_no": student.student_no,
-                "name": student.name, "grade": str(student.grade),
-                "division": DIVISION_LABELS.get(Division(student.division), student.division),
-            }
+            values = _identity(student)
             if item is not None:
                 values.update(item_kind=_item_kind_label(item), title=item.title,
                               course_code=course.code if course else "")
@@ -286,12 +341,16 @@ def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Pa
         workbook_name = roster.WORKBOOK_NAME.format(
             school_code=uow.school.code, academic_year=batch.academic_year, semester=batch.semester,
             roster_code=kind_type.code, batch_id=batch.id)
+        students = {s.id: s for s, _, _ in entries}
+        sheets = [(sheet, rows if sheet.rows_of == "entries"
+                   else _RECORD_ROWS[sheet.rows_of](uow, batch, students))
+                  for sheet in roster.sheets_for(batch.kind)]
         cover = {"school_code": uow.school.code, "academic_year": str(batch.academic_year),
                  "semester": str(batch.semester), "roster_code": kind_type.code,
                  "roster_name": kind_type.name, "round": str(batch.round),
-                 "track": roster.TRACK_LABELS.get(batch.track, ""), "batch_id": str(batch.id),
-                 "rows": str(len(rows))}
-        _write_workbook(work / workbook_name, cover, roster.columns_for(batch.kind), rows, now)
+                 "track": roster.TRACK_LABELS.get(batch.track, ""), "batch_id": str(batch.id)}
+        cover.update((sheet.count_key, str(len(sheet_rows))) for sheet, sheet_rows in sheets)
+        _write_workbook(work / workbook_name, roster.cover_rows_for(batch.kind), cover, sheets, now)
         with open(work / workbook_name, "rb") as f:
             workbook_sha256 = sha256_of(f)
         workbook_size = (work / workbook_name).stat().st_size
@@ -323,13 +382,84 @@ def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Pa
         shutil.rmtree(work, ignore_errors=True)
         raise
 
+    counts = {sheet.name: len(sheet_rows) for sheet, sheet_rows in sheets}
+    first = len(sheets[0][1])
     batch.export_sha256, batch.exported_at = workbook_sha256, now
     fire(uow.session, batch, "export", actor=actor, at=now,
          reason=f"名冊別 {kind_type.label}：{workbook_name}（SHA-256 {workbook_sha256}），"
-                f"{len(rows)} 筆，檔案 {len(manifest_files)} 個")
+                f"{first} 筆" + "".join(f"，{name} {n} 筆" for name, n in list(counts.items())[1:])
+                + f"，檔案 {len(manifest_files)} 個")
     uow.commit()
     return ExportResult(batch.id, final, final / workbook_name, workbook_sha256, kind_type,
-                        len(rows), len(manifest_files))
+                        first, len(manifest_files), counts)
+
+
+def _identity(student: Student) -> dict[str, str]:
+    """The cells that say who a row is about; rows are keyed by 身分證號 and 出生日期."""
+    return {
+        "national_id": student.national_id,
+        "birth_date": roster.roc_birth_date(student.birth_date),
+        "class_name": student.class_name, "student_no": student.student_no,
+        "name": student.name, "grade": str(student.grade),
+        "division": DIVISION_LABELS.get(Division(student.division), student.division),
+    }
+
+
+def _cadre_rows(uow: UnitOfWork, batch: SubmissionBatch, students: dict[int, Student]) -> list[dict[str, str]]:
+    """幹部紀錄: one row per cadre record of the batch's `students` (by id, in roster order) in the
+    batch's term."""
+    records = uow.session.scalars(uow.select(CadreRecord).where(
+        CadreRecord.academic_year == batch.academic_year, CadreRecord.semester == batch.semester,
+        CadreRecord.student_id.in_(_student_ids_of(uow, batch)))).all()
+    order = {student_id: n for n, student_id in enumerate(students)}
+    rows = []
+    for record in sorted(records, key=lambda r: (order[r.student_id], r.starts_on, r.id)):
+        rows.append({
+            **_identity(students[record.student_id]),
+            "academic_year": str(record.academic_year), "semester": str(record.semester),
+            "level": roster.CADRE_LEVEL_LABELS.get(record.level, record.level),
+            "unit": record.unit, "position": record.position,
+            "starts_on": roster.roc_date(record.starts_on, label="起始日期", field="starts_on"),
+            "ends_on": roster.roc_date(record.ends_on, label="結束日期", field="ends_on") if record.ends_on else "",
+        })
+    return rows
+
+
+def _grade_rows(uow: UnitOfWork, batch: SubmissionBatch, students: dict[int, Student]) -> list[dict[str, str]]:
+    """修課紀錄: one row per grade record of the batch's `students` in the batch's term (and the
+    year grades in a semester-2 batch); per student the term's rows first, by kind and code."""
+    records = uow.session.scalars(uow.select(GradeRecord).where(
+        GradeRecord.academic_year == batch.academic_year,
+        GradeRecord.semester.in_(roster.grade_semesters(batch.semester)),
+        GradeRecord.student_id.in_(_student_ids_of(uow, batch)))).all()
+    order = {student_id: n for n, student_id in enumerate(students)}
+    kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_LABELS)}
+    rows = []
+    for record in sorted(records, key=lambda r: (order[r.student_id], r.semester == 0,
+                                                 kinds.get(r.record_kind, len(kinds)), r.course_code, r.id)):
+        rows.append({
+            **_identity(students[record.student_id]),
+            "academic_year": str(record.academic_year), "semester": str(record.semester),
+            "record_kind": roster.GRADE_KIND_LABELS.get(record.record_kind, record.record_kind),
+            "course_code": record.course_code, "subject": record.subject,
+            "grade_level": str(record.grade_level), "credits": str(record.credits),
+            "score": _number(record.score), "passed": roster.YES_NO[bool(record.passed)],
+            "makeup_score": _number(record.makeup_score),
+            "credit_counted": roster.YES_NO[bool(record.credit_counted)],
+        })
+    return rows
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _student_ids_of(uow: UnitOfWork, batch: SubmissionBatch):
+    return uow.select(BatchEntry.student_id).where(BatchEntry.batch_id == batch.id)
+
+
+# Which records fill a data sheet other than the batch's own entries (roster.DataSheet.rows_of).
+_RECORD_ROWS = {"cadre": _cadre_rows, "grades": _grade_rows}
 
 
 def _item_kind_label(item: Item) -> str:
@@ -339,17 +469,20 @@ def _item_kind_label(item: Item) -> str:
     return label
 
 
-def _write_workbook(path: Path, cover: dict[str, str], columns, rows: list[dict], now: datetime) -> None:
+def _write_workbook(path: Path, cover_rows, cover: dict[str, str], sheets, now: datetime) -> None:
     book = Workbook()
-    sheet = book.active
-    sheet.title = roster.COVER_SHEET
-    for label, key in roster.COVER_ROWS:
-        sheet.append([label, cover[key]])
-    data = book.create_sheet(roster.DATA_SHEET)
-    data.append([label for label, _ in columns])
-    for values in rows:
-        data.append([values.get(key, "") for _, key in columns])
-    for sheet_ in (sheet, data):  # text, so ID numbers, codes and 0970301 keep their zeros
+    cover_sheet = book.active
+    cover_sheet.title = roster.COVER_SHEET
+    for label, key in cover_rows:
+        cover_sheet.append([label, cover[key]])
+    written = [cover_sheet]
+    for sheet, rows in sheets:
+        data = book.create_sheet(sheet.name)
+        data.append([label for label, _ in sheet.columns])
+        for values in rows:
+            data.append([values.get(key, "") for _, key in sheet.columns])
+        written.append(data)
+    for sheet_ in written:  # text, so ID numbers, codes and 0970301 keep their zeros
         for row in sheet_.iter_rows():
             for cell in row:
                 cell.number_format = "@"
@@ -367,7 +500,7 @@ def submit_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime 
     from selected, or — in a resubmission batch — `resubmit_central` from resolved for an item
     whose dispute was settled by correcting it (resolution 'resubmit')."""
     now = now_or(now)
-    require_submitter(uow, actor)
+    actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     fire(uow.session, batch, "submit", actor=actor, at=now, reason=_describe(batch))
     batch.submitted_at = now
@@ -390,7 +523,7 @@ def cancel_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, reason: str | 
                  now: datetime | None = None) -> SubmissionBatch:
     """取消批次 (before it is submitted): its students and items can go in a new batch."""
     now = now_or(now)
-    require_submitter(uow, actor)
+    actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     fire(uow.session, batch, "cancel", actor=actor, at=now, reason=reason)
     batch.closed_at = now
@@ -403,7 +536,7 @@ def create_resubmission_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *,
     """重新提交批次: the items of `batch_id` whose dispute was settled by correcting them
     (resolution 'resubmit', state resolved) and that no live resubmission batch carries yet."""
     now = now_or(now)
-    require_submitter(uow, actor)
+    actor = require_submitter(uow, actor, now)
     old = uow.get(SubmissionBatch, batch_id, what="提交批次")
     carried = (uow.select(BatchEntry.item_id).join(
         SubmissionBatch, (SubmissionBatch.school_id == BatchEntry.school_id) & (SubmissionBatch.id == BatchEntry.batch_id))
@@ -450,9 +583,10 @@ class BatchRow:
         return format_taipei(self.created_at)
 
 
-def list_batches(uow: UnitOfWork, actor: Actor, academic_year: int | None = None) -> list[BatchRow]:
+def list_batches(uow: UnitOfWork, actor: Actor, academic_year: int | None = None, *,
+                 now: datetime | None = None) -> list[BatchRow]:
     """The school's batches, newest first, with their student and item counts."""
-    require_submitter(uow, actor)
+    require_submitter(uow, actor, now)
     query = uow.select(SubmissionBatch)
     if academic_year is not None:
         query = query.where(SubmissionBatch.academic_year == academic_year)
@@ -467,7 +601,8 @@ def list_batches(uow: UnitOfWork, actor: Actor, academic_year: int | None = None
             for b in batches]
 
 
-def batch_entries(uow: UnitOfWork, actor: Actor, batch_id: int) -> list[tuple[Student, Item | None]]:
-    require_submitter(uow, actor)
+def batch_entries(uow: UnitOfWork, actor: Actor, batch_id: int, *,
+                  now: datetime | None = None) -> list[tuple[Student, Item | None]]:
+    require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, what="提交批次")
     return [(student, item) for student, item, _ in _entries(uow, batch)]

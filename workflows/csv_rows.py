@@ -29,6 +29,7 @@ from workflows.course_code import CourseCode, CourseCodeError, parse_course_code
 from workflows.personal_data import NationalIdError, mask_national_id, validate_national_id
 from workflows.roles import (DIVISION_LABELS, ENROLMENT_STATUS_LABELS, ROLE_LABELS, Division,
                              EnrolmentStatus, Role)
+from workflows.roster import TRACK_LABELS
 
 T = TypeVar("T")
 
@@ -96,6 +97,9 @@ class StudentRow:
     guardian_name: str | None
     mailing_address: str | None
     email: str | None = None
+    track: str | None = None  # 群別 of a grade-3 student: "academic" 學術群 / "professional" 專業群
+    # Whether the file had a 群別 column: without one, the importer keeps the tracks on file.
+    track_given: bool = field(default=False, compare=False)
     line: int = field(default=0, compare=False)
 
     @property
@@ -160,6 +164,7 @@ STUDENT_COLUMNS = (
     Column("guardian_name", "家長姓名", ("監護人姓名",), required=False),
     Column("mailing_address", "通訊地址", required=False),
     Column("email", "電子郵件", ("電子信箱", "e-mail"), required=False),
+    Column("track", "群別", ("高三群別",), required=False),
 )
 
 TEACHER_COLUMNS = (
@@ -227,6 +232,10 @@ class Row:
         self._labels = labels
         self._errors = errors
         self.failed = False
+
+    def has(self, key: str) -> bool:
+        """Whether the file has the column at all (an optional one may be absent)."""
+        return key in self._index
 
     def get(self, key: str) -> str:
         position = self._index.get(key)
@@ -443,6 +452,17 @@ _ROUTES = _table(
 )
 
 
+GRADE12 = 3  # 高三: the only grade with a 群別
+_TRACKS = _table(
+    [(code, code) for code in TRACK_LABELS] + [(label, code) for code, label in TRACK_LABELS.items()]
+    + [("學術", "academic"), ("專業", "professional")]
+)
+
+
+def _track(value: str) -> str:
+    return _lookup(_TRACKS, value, "群別", (*TRACK_LABELS.values(), "academic", "professional（或留空）"))
+
+
 def _grade(value: str) -> int:
     return _lookup(_GRADES, value, "年級", ("1", "2", "3（或 高一、高二、高三）"))
 
@@ -533,7 +553,8 @@ class _Seen:
 
 
 def parse_students(data: bytes) -> Parsed[StudentRow]:
-    """學生名冊: one row per student."""
+    """學生名冊: one row per student. The optional 群別 (學術群 / 專業群) is for grade-3 students
+    only: it decides which grade-12 batches carry them."""
     numbers, ids = _Seen(), _Seen()
 
     def build(row: Row) -> StudentRow | None:
@@ -556,6 +577,9 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
         guardian_name = row.text("guardian_name", 40, required=False)
         mailing_address = row.text("mailing_address", 200, required=False)
         email = row.convert("email", _email, required=False)
+        track = row.convert("track", _track, required=False)
+        if track is not None and grade is not None and grade != GRADE12:
+            row.error("track", f"群別只適用三年級（高三）學生；此列年級為 {grade}，請留空")
 
         if student_no:
             earlier = numbers.check(student_no.upper(), row.line)
@@ -571,7 +595,8 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
         return StudentRow(student_no=student_no, national_id=national_id, birth_date=birth_date,
                           name=name, class_name=class_name, grade=grade, division=division,
                           status=status, guardian_name=guardian_name,
-                          mailing_address=mailing_address, email=email, line=row.line)
+                          mailing_address=mailing_address, email=email, track=track,
+                          track_given=row.has("track"), line=row.line)
 
     return parse_file(data, STUDENT_COLUMNS, build)
 

@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from persistence.tables import Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from workflows.actors import Actor
 from workflows.clock import academic_year_of, taipei_date
-from workflows.csv_rows import (Parsed, RowError, parse_courses, parse_students, parse_teachers)
+from workflows.csv_rows import (GRADE12, Parsed, RowError, parse_courses, parse_students,
+                                parse_teachers)
 from workflows.errors import DomainError, Forbidden
 from workflows.roles import DEPARTED_STATUSES, Role
 from workflows.transitions import note
@@ -102,6 +103,8 @@ def import_students(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime
         student.guardian_name, student.mailing_address = row.guardian_name, row.mailing_address
         if row.email:  # reminders go there; a roster without the column keeps the address on file
             student.email = row.email
+        if row.track_given or row.grade != GRADE12:  # a roster without 群別 keeps grade 3's tracks
+            student.track = row.track
         if row.status in DEPARTED_STATUSES and student.departed_on is None:
             student.departed_on = taipei_date(now)
         elif row.status not in DEPARTED_STATUSES:

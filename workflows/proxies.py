@@ -16,37 +16,31 @@ from sqlalchemy import delete, or_, select
 
 from persistence.tables import (UNAVAILABILITY_REASONS, AuditEntry, ProxyAssignment, Staff, StaffRole,
                                 Unavailability)
+from workflows import working_group
 from workflows.actors import Actor
 from workflows.clock import taipei_date
-from workflows.errors import Forbidden, InvalidInput
+from workflows.errors import InvalidInput
 from workflows.roles import ROLE_LABELS, Role
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork, now_or
 
 # Who edits the lists: the working group's executive secretary and the platform administrator.
-EDITOR_ROLES = (Role.EXECUTIVE_SECRETARY, Role.ADMIN)
+EDITOR_ROLES = working_group.EDITOR_ROLES
 REASON_LABELS = {"leave": "請假", "departed": "離職", "incident": "突發狀況"}
 NOTE_MAX = 200
 LIST_MAX = 10
 AUDIT_KINDS = ("proxy_list", "unavailability", "certify_only")
 
 
-def can_edit(actor: Actor) -> bool:
-    return actor.is_staff and actor.has(*EDITOR_ROLES)
+can_edit = working_group.can_edit
 
 
 def require_editor(uow: UnitOfWork, actor: Actor) -> None:
-    uow.require_member(actor)
-    if not can_edit(actor):
-        raise Forbidden("只有執行秘書（教務主任）或學校平臺管理者可以修改代理人名單與請假紀錄。")
+    working_group.require_editor(uow, actor, "修改代理人名單與請假紀錄")
 
 
 def require_viewer(uow: UnitOfWork, actor: Actor) -> None:
-    from workflows.access import sees_whole_school  # access → routing → here
-
-    uow.require_member(actor)
-    if not (can_edit(actor) or sees_whole_school(actor)):
-        raise Forbidden("只有工作小組的處室可以查看代理人名單。")
+    working_group.require_reader(uow, actor, "代理人名單")
 
 
 def covering(on: date):

@@ -123,6 +123,42 @@ def test_several_bad_rows_are_all_listed_in_line_order(world):
     assert counts(world) == before
 
 
+def tracks(world) -> dict[str, str | None]:
+    with world.uow() as uow:
+        return dict(uow.session.execute(select(Student.student_no, Student.track).where(
+            Student.student_no.like("9%"))).all())
+
+
+def test_grade3_tracks_come_from_the_roster_and_a_roster_without_the_column_keeps_them(world):
+    staff = world.staff()
+    first, second, third = (f"9{k:05d},{national_id(5_000_000 + k)},2007-0{k + 1}-15,高三生{k},30{k},3"
+                            for k in range(3))
+    world.run(import_students, staff, excel(STUDENT_HEADER + ",群別", f"{first},學術群", f"{second},professional",
+                                            f"{third},"), now=IN_UPLOAD)
+    assert tracks(world) == {"900000": "academic", "900001": "professional", "900002": None}
+
+    world.run(import_students, staff, excel(STUDENT_HEADER, first, second, third), now=IN_UPLOAD)
+    assert tracks(world) == {"900000": "academic", "900001": "professional", "900002": None}
+
+    # With the column, a blank cell means no track.
+    world.run(import_students, staff, excel(STUDENT_HEADER + ",群別", f"{first},", f"{second},學術群",
+                                            f"{third},專業群"), now=IN_UPLOAD)
+    assert tracks(world) == {"900000": None, "900001": "academic", "900002": "professional"}
+
+
+def test_a_track_on_a_grade1_or_grade2_row_rejects_the_file(world):
+    staff = world.staff()
+    world.run(import_students, staff, excel(STUDENT_HEADER + ",群別", f"{student_rows(1)[0][:-1]}3,學術群"),
+              now=IN_UPLOAD)
+    before = counts(world)
+    rows = [f"{student_rows(1)[0][:-1]}3,專業群", f"{student_rows(2)[1]},學術群"]  # grade 1
+    with pytest.raises(ImportRejected) as refused:
+        world.run(import_students, staff, excel(STUDENT_HEADER + ",群別", *rows), now=IN_UPLOAD)
+    [error] = refused.value.errors
+    assert (error.line, error.field) == (3, "群別") and "三年級" in error.message
+    assert counts(world) == before and tracks(world) == {"900000": "academic"}
+
+
 # -- teachers ---------------------------------------------------------------------------------
 
 def test_a_good_teacher_file_adds_then_updates_with_roles_and_homerooms(world):

@@ -155,3 +155,58 @@ def test_file_removal_waits_for_an_upload_that_is_storing_the_same_bytes(db, fil
     removed.append(retention.remove_files(db, files))
     uploader.join()
     assert removed == [0] and files.exists(sha) and files.verify(sha)
+
+
+def test_every_row_that_points_at_the_student_goes_with_him_and_his_consultation_file_too(db, files):
+    """Staff-entered records, batch entries, the sign-in account and the guardian link all point at
+    the student: the purge takes them all (else the foreign keys would stop it), counts the
+    records on the tombstone, and queues the consultation file like the items' files."""
+    from datetime import datetime as moment
+
+    from persistence.tables import (Account, BatchEntry, CadreRecord, ConsultationRecord,
+                                    ExplorationRecord, GradeRecord, GuardianLink)
+    from workflows import accounts
+    from workflows.actors import platform_admin
+    from workflows.records.consultation import enter_consultation
+
+    world = World(db, files)
+    with world.uow() as uow:
+        consultant = world._staff(uow.session, "T090", "諮詢老師", ["course_consultant"])
+        uow.commit()
+    sid = world.student_ids[1]
+    note = samples.pdf("諮詢紀錄附件")
+    with world.uow() as uow:
+        admin = platform_admin()
+        accounts.create_account(uow, admin, username="stu1.purge", password="correct horse battery",
+                                kind="student", student_id=sid)
+        accounts.create_account(uow, admin, username="parent1.purge", password="correct horse battery",
+                                kind="guardian", name="家長", guardian_of=[sid])
+        uow.commit()
+    world.run(enter_consultation, world.staff(consultant), student_id=sid,
+              held_at=moment(2025, 10, 20, 6, 0, tzinfo=timezone.utc), place="輔導室",
+              content="選課討論", advice="多修數學", file=Upload.of(note, "紀錄.pdf"), now=IN_UPLOAD)
+    with world.uow() as uow:
+        s = uow.session
+        stamp = dict(school_id=world.school_id, student_id=sid, created_at=IN_UPLOAD, updated_at=IN_UPLOAD)
+        s.add(CadreRecord(academic_year=114, semester=1, level="class", unit="101 班", position="班長",
+                          starts_on=date(2025, 9, 1), **stamp))
+        s.add(GradeRecord(academic_year=114, semester=1, record_kind="semester", course_code="X" * 23,
+                          subject="國語文", grade_level=1, credits=4, score=88, passed=True,
+                          credit_counted=True, **stamp))
+        s.add(ExplorationRecord(academic_year=114, semester=1, held_on=date(2025, 10, 1),
+                                career_group="information", activity="學群講座", **stamp))
+        uow.commit()
+    from workflows import batches
+    world.run(batches.create_batch, world.staff(), "semester_basic_cadre", 114, 1, now=IN_UPLOAD)
+    sha = __import__("hashlib").sha256(note).hexdigest()
+    world.depart(1, LEFT)
+
+    assert purge(world) == 1
+    for model in (Account, GuardianLink, BatchEntry, CadreRecord, GradeRecord, ConsultationRecord,
+                  ExplorationRecord):
+        assert count(world, model, model.student_id == sid) == 0, model.__name__
+    assert count(world, Student, Student.id == sid) == 0
+    assert not files.exists(sha)
+    with world.uow() as uow:
+        tombstone = uow.session.scalars(select(AuditEntry).where(AuditEntry.event == "purge")).one()
+    assert "幹部紀錄 1 筆" in tombstone.reason and "課程諮詢紀錄 1 筆" in tombstone.reason

@@ -4,7 +4,9 @@ exported (the workbook read back cell by cell, the manifest checked against the 
 confirmed as uploaded → the receipt file (收訖明細) imported → some students confirm, one
 disputes, the rest are deemed confirmed by the scheduler → the responsible office settles the
 dispute by correcting the item → a resubmission batch exported and submitted (the item goes
-back to submitted_central) → its receipt imported and confirmed. SQL here only reads."""
+back to submitted_central) → its receipt imported and confirmed → the semester batch of basic
+data and cadre records (幹部紀錄) exported, read back and confirmed as uploaded. SQL here only
+reads, apart from the cadre records, which another office's workflow enters."""
 from __future__ import annotations
 
 import csv
@@ -19,7 +21,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from persistence.tables import AuditEntry, BatchEntry, Item, Receipt, Student, SubmissionBatch, Window
+from persistence.tables import (AuditEntry, BatchEntry, CadreRecord, Item, Receipt, Student, SubmissionBatch,
+                                Window)
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
 from workflows import (batches, calendar, certification, deadlines, disputes, receipt_import, receipts,
                        selection)
@@ -39,6 +42,13 @@ SECOND_FIRST_DAY = date(2026, 10, 26)
 SECOND_IMPORTED = datetime(2026, 10, 23, 2, 0, tzinfo=timezone.utc)
 SECOND_CONFIRMED = datetime(2026, 10, 27, 2, 0, tzinfo=timezone.utc)
 
+STUDENT_HEADER = ["身分證號", "出生日期", "班級", "學號", "姓名", "年級", "部別"]
+CADRE_HEADER = ["身分證號", "出生日期", "學號", "姓名", "學年度", "學期", "幹部層級", "單位", "職稱", "起始日期",
+                "結束日期"]
+# Cadre records of semester 1 entered by the activities section: student index → (level, its label
+# in the roster, unit, position, first day, last day).
+CADRE = {0: ("school", "校級", "學生會", "會長", date(2025, 8, 1), date(2026, 1, 31)),
+         3: ("club", "社團", "熱音社", "社長", date(2025, 9, 15), None)}
 ITEM_HEADER = ["身分證號", "出生日期", "班級", "學號", "姓名", "項目類別", "課程代碼", "名稱",
                "文件檔名", "文件SHA-256", "影音檔名", "影音SHA-256"]
 
@@ -273,3 +283,37 @@ def test_a_whole_year_round_trip_with_a_dispute_and_a_resubmission(world, db, fi
              ("close", "closed")]
     assert batch_events(world, batch_id) == steps
     assert batch_events(world, again_id) == steps
+
+    # -- the semester batch: every enrolled student's basic data, and the term's cadre records ----
+    semester_at = after_second_window + timedelta(days=1)
+    with world.uow() as uow:
+        uow.session.add_all(CadreRecord(
+            school_id=world.school_id, student_id=world.student_ids[n], academic_year=YEAR, semester=1,
+            level=level, unit=unit, position=position, starts_on=first, ends_on=last,
+            created_at=IN_UPLOAD, updated_at=IN_UPLOAD) for n, (level, _, unit, position, first, last) in CADRE.items())
+        uow.commit()
+    semester_id = world.run(batches.create_batch, staff, "semester_basic_cadre", YEAR, 1, now=semester_at).id
+    semester_export = world.run(batches.export_batch, staff, semester_id, tmp_path / "semester", now=semester_at)
+    book = load_workbook(semester_export.workbook)
+    assert book.sheetnames == ["封面", "名冊", "幹部紀錄"]
+    cover = sheet_rows(book["封面"])
+    assert cover[:5] == [["學校代碼", "013301"], ["學年度", str(YEAR)], ["學期", "1"], ["名冊別", "24"],
+                         ["名冊名稱", "幹部經歷名冊"]]
+    assert cover[-2:] == [["筆數", str(len(STUDENTS))], ["幹部紀錄筆數", str(len(CADRE))]]
+    basic = sheet_rows(book["名冊"])
+    cadre = sheet_rows(book["幹部紀錄"])
+    assert (basic[0], cadre[0], len(basic), len(cadre)) == (STUDENT_HEADER, CADRE_HEADER, 1 + len(STUDENTS),
+                                                            1 + len(CADRE))
+    with world.uow() as uow:
+        students = [uow.get(Student, world.student_ids[n]) for n in STUDENTS]
+    assert basic[1:] == [[s.national_id, roc(s.birth_date), "101", s.student_no, s.name, "1", "日間部"]
+                         for s in students]
+    assert cadre[1:] == [
+        [students[n].national_id, roc(students[n].birth_date), students[n].student_no, f"學生{n}", str(YEAR), "1",
+         label, unit, position, roc(first), roc(last) if last else None]
+        for n, (_, label, unit, position, first, last) in CADRE.items()]
+    assert json.loads((semester_export.directory / "manifest.json").read_text(encoding="utf-8"))["files"] == []
+    world.run(batches.submit_batch, staff, semester_id, now=semester_at + timedelta(hours=1))
+    assert batch_events(world, semester_id) == steps[:3]
+    assert states_of(world, item_ids) == {0: "receipt_confirmed", 1: "receipt_confirmed", 2: "receipt_confirmed",
+                                          3: "deemed_confirmed", 4: "deemed_confirmed"}  # no items: none moved

@@ -277,6 +277,42 @@ def test_duplicate_student_no_and_id_name_the_earlier_line():
     assert all(ID1 not in message for message in messages(parsed))
 
 
+# --- students: 群別 (grade 12's track) ------------------------------------------------------
+
+TRACK_HEADER = "學號,身分證號,出生日期,姓名,班級,年級,群別"
+
+
+@pytest.mark.parametrize("raw,track", [("學術群", "academic"), ("專業群", "professional"),
+                                       ("academic", "academic"), ("Professional", "professional"),
+                                       ("學術", "academic"), (" 專業群 ", "professional"), ("", None)])
+def test_track_forms_for_a_grade3_student(raw, track):
+    parsed = parse_students(excel(TRACK_HEADER, f"110001,{ID1},2008-05-12,王小明,301,3,{raw}"))
+    assert parsed.errors == []
+    assert parsed.rows[0].track == track and parsed.rows[0].track_given
+
+
+def test_a_track_is_only_for_grade3_and_must_be_a_known_track():
+    parsed = parse_students(excel(
+        TRACK_HEADER,
+        f"110001,{ID1},2008-05-12,王小明,101,1,學術群",
+        f"110002,{ID2},2008-05-12,陳美麗,201,高二,",
+        f"110003,{ID3},2008-05-12,林,301,3,自然組",
+    ))
+    assert [row.student_no for row in parsed.rows] == ["110002"]
+    assert messages(parsed) == [
+        "第 2 行「群別」：群別只適用三年級（高三）學生；此列年級為 1，請留空",
+        "第 4 行「群別」：「自然組」不是有效的群別；請填 學術群、專業群、academic、professional（或留空）",
+    ]
+
+
+def test_the_track_column_is_optional_and_also_read_by_its_english_code():
+    without = parse_students(excel(ZH_STUDENT_HEADER, STUDENT_1))
+    assert without.rows[0].track is None and not without.rows[0].track_given
+    english = parse_students(excel(EN_STUDENT_HEADER + ",track",
+                                   f"110001,{ID1},2008-05-12,王小明,301,3,,,,,professional"))
+    assert english.errors == [] and english.rows[0].track == "professional"
+
+
 # --- teachers -------------------------------------------------------------------------------
 
 ZH_TEACHER_HEADER = "教職員編號,姓名,角色,導師班級,電子郵件,部別,外校教師"

@@ -10,9 +10,11 @@ from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
 from persistence.mail import SmtpMailer, SmtpSettings
 from persistence.migrate import current_revision, head_revision, upgrade
+from web.cli.backup_cli import backup, restore
 from web.cli.batch import batch
 from web.cli.policy import policy
 from web.cli.receipts_cli import receipts
+from web.cli.transfer_cli import transfer
 from workflows import calendar as school_calendar
 from workflows.actors import Actor
 from workflows.errors import DomainError
@@ -104,6 +106,9 @@ def run(action):
 main.add_command(policy)
 main.add_command(receipts)
 main.add_command(batch)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(transfer)
 
 
 @main.group(help="資料庫。")

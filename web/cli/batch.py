@@ -19,15 +19,16 @@ def batch() -> None:
 
 
 @batch.command("create", help="建立提交批次。KIND："
-               + "、".join(BATCH_KINDS) + "。學年批次（year_*）不指定學期；高三批次以 --track 與 "
-               "--student-no（該群別學生，可多個）指定。")
+               + "、".join(BATCH_KINDS) + "。學年批次（year_*）不指定學期；高三批次以 --track 指定群別，"
+               "取該群別的在學三年級學生，或以 --student-no（可多個）列出。")
 @click.option("--school", "school_code", required=True, metavar="CODE")
 @click.argument("kind", type=click.Choice(BATCH_KINDS))
 @click.argument("academic_year", type=int)
 @click.option("--semester", type=click.IntRange(0, 2), default=0, show_default=True)
 @click.option("--track", type=click.Choice(GRADE12_TRACKS), help="高三群別：academic 學術群、professional 專業群。")
 @click.option("--round", "round_", type=click.IntRange(1, 2), default=1, show_default=True, help="高三梯次。")
-@click.option("--student-no", "student_nos", multiple=True, metavar="學號")
+@click.option("--student-no", "student_nos", multiple=True, metavar="學號",
+              help="只放這些學生（可多個）；不指定時取部別（與群別）的全部學生。")
 @click.option("--division", type=click.Choice(["day", "continuing"]), default="day", show_default=True,
               help="未指定學生時：日間部或進修部。")
 @click.pass_obj
