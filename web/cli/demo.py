@@ -61,10 +61,10 @@ class Demo:
                 s.add_all(StaffRole(school_id=self.school_id, staff_id=row.id, role=r) for r in roles)
                 return row.id
             self.wang = staff("T001", "王怡君", ["subject_teacher", "homeroom_teacher"])
-            self.li = staff("T002", "李建宏", ["subject_teacher", "homeroom_teacher"])
+            self.li = staff("T002", "李建宏", ["subject_teacher", "homeroom_teacher", "course_consultant"])
             self.zhang = staff("T003", "張淑芬", ["subject_teacher"])
             self.chen = staff("S001", "陳志明", ["registry", "equipment_section", "executive_secretary", "admin"])
-            self.lin = staff("S002", "林佩君", ["student_activities", "teaching_section"])
+            self.lin = staff("S002", "林佩君", ["student_activities", "teaching_section", "counselling"])
             for name, teacher in (("301", self.wang), ("302", self.li)):
                 s.add(SchoolClass(school_id=self.school_id, academic_year=self.year, name=name,
                                   homeroom_staff_id=teacher))
@@ -82,7 +82,7 @@ class Demo:
                 year = self.year - offset
                 for semester, subject, teacher in ((1, subjects[0], self.wang), (1, subjects[1], self.li),
                                                    (2, subjects[2], self.zhang)):
-                    code = f"{self.year - 2}{DEMO_CODE}H00100A1ML{offset}{semester}{len(self.courses) % 10}"
+                    code = f"{self.year - 2}{DEMO_CODE}H00100A1ML0{offset}{semester}{len(self.courses) % 10}"
                     course = Course(school_id=self.school_id, academic_year=year, semester=semester,
                                     code=code, name=subject, teacher_id=teacher)
                     s.add(course)
@@ -233,6 +233,37 @@ class Demo:
         return draft
 
 
+    def records(self, year: int, when: datetime) -> None:
+        """Last year's staff-entered records: class cadres, semester grades of the year's courses,
+        a career-group exploration and a course consultation (what the record pages show)."""
+        from workflows.records.cadre import enter_cadre
+        from workflows.records.consultation import enter_consultation
+        from workflows.records.exploration import enter_exploration
+        from workflows.records.grades import enter_grade
+
+        first, _ = academic_year_bounds(year)
+        for n, (unit, position) in enumerate((("301 班", "班長"), ("301 班", "學藝股長"), ("學生會", "活動部長"))):
+            self.do(enter_cadre, "staff", self.lin, student_id=self.students[n], academic_year=year, semester=1,
+                    level="school" if unit == "學生會" else "class", unit=unit, position=position,
+                    starts_on=first + timedelta(days=31), ends_on=date(first.year + 1, 1, 20), now=when)
+        with self.uow() as uow:
+            codes = {c.id: c.code for c in uow.session.scalars(uow.select(Course))}
+        for (course_year, semester, subject), course_id in self.courses.items():
+            if course_year != year:
+                continue
+            for n, student_id in enumerate(self.students):
+                score = 58 if n == 6 and semester == 1 else 70 + (n * 7 + semester * 3) % 28
+                self.do(enter_grade, "staff", self.chen, student_id=student_id, academic_year=year,
+                        semester=semester, course_code=codes[course_id], subject=subject, grade_level=2,
+                        credits=2, score=score, passed=score >= 60, credit_counted=score >= 60, now=when)
+        self.do(enter_exploration, "staff", self.lin, student_id=self.students[0], academic_year=year,
+                semester=2, held_on=date(first.year + 1, 3, 15), career_group="information",
+                activity="大學學群講座：資訊學群", notes="了解資訊工程與資訊管理的差異", now=when)
+        self.do(enter_consultation, "staff", self.li, student_id=self.students[0],
+                held_at=_at(date(first.year + 1, 4, 10), 14), place="輔導室",
+                content="討論高三選修課程與資訊學群的關聯", advice="建議選修程式設計與數學甲", now=when)
+
+
 def build_demo(db, files, now: datetime | None = None) -> int:
     from workflows.unit_of_work import prepare
 
@@ -249,6 +280,7 @@ def build_demo(db, files, now: datetime | None = None) -> int:
     demo.closed_year(demo.year - 2)
     demo.last_year(demo.year - 1, taipei_date(now))
     demo.this_year(now - timedelta(minutes=5))
+    demo.records(demo.year - 1, now - timedelta(minutes=4))
     return demo.school_id
 
 
