@@ -1,7 +1,7 @@
 """No code path changes a state without writing an audit row.
 
 Workflows announce every audited change (`announce`) just before they write the audit row; at
-flush time any item or receipt whose state changed without an announcement stops the flush.
+flush time any audited row (item, receipt, batch, grade correction) whose state changed without an announcement stops the flush.
 Each announcement covers one flush, so two changes need two audit rows.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from weakref import WeakSet
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from persistence.tables import Item, Receipt, SubmissionBatch
+from persistence.tables import GradeCorrection, Item, Receipt, SubmissionBatch
 
-AUDITED = (Item, Receipt, SubmissionBatch)
+AUDITED = (Item, Receipt, SubmissionBatch, GradeCorrection)
 
 
 class UnauditedStateChange(RuntimeError):

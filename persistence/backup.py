@@ -44,6 +44,7 @@ from sqlalchemy import Connection, MetaData, Table, func, select, text, types
 from persistence import locks
 from persistence.db import Database, make_engine
 from persistence.files import CHUNK_BYTES, LocalFileStore, fsync_dir
+from persistence.fsck import file_column_names
 
 FORMAT = "portfolio-backup"
 FORMAT_VERSION = 1
@@ -55,11 +56,7 @@ INSERT_CHUNK = 500
 SKIPPED_TABLES = {"alembic_version"}  # the revision is recorded in the manifest instead
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# {table: its columns naming stored files}, from retention's one list of them.
-_FILE_COLUMN_NAMES: dict[str, frozenset[str]] = {}
-for _column in __import__("workflows.retention", fromlist=["FILE_COLUMNS"]).FILE_COLUMNS:
-    _FILE_COLUMN_NAMES[_column.class_.__tablename__] = (
-        _FILE_COLUMN_NAMES.get(_column.class_.__tablename__, frozenset()) | {_column.key})
+_FILE_COLUMN_NAMES = file_column_names()
 
 
 class BackupError(RuntimeError):
@@ -161,7 +158,7 @@ def encode_rows(connection: Connection, table: Table) -> Iterator[dict]:
 
 
 def named_hashes(table: str, row: dict) -> set[str]:
-    """The stored files a row of `table` names: its columns in workflows/retention.FILE_COLUMNS
+    """The stored files a row of `table` names: its columns in persistence/fsck.FILE_COLUMNS
     (the audit log's hashes and an export's workbook hash are records, not stored files)."""
     columns = _FILE_COLUMN_NAMES.get(table, ())
     return {value for name, value in row.items()

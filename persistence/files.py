@@ -12,6 +12,7 @@ escape ``root``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -32,6 +33,10 @@ DIR_MODE = 0o755
 TMP_DIR = "tmp"
 
 STORAGE_FAILED_MESSAGE = "檔案儲存失敗，請稍後再試"
+NO_SPACE_MESSAGE = "檔案儲存空間不足，上傳未完成，請稍後再試或通知管理者。"
+WRITE_ERROR_MESSAGE = "檔案儲存區寫入錯誤，上傳未完成，請稍後再試或通知管理者。"
+# Errors that mean "no room": the operator must free space; anything else is a device fault.
+NO_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -57,11 +62,22 @@ class FileTooLarge(ValueError):
 
 
 class StorageError(RuntimeError):
-    """The file could not be stored durably; the upload must not be acknowledged."""
+    """The file could not be stored durably; the upload must not be acknowledged.
 
-    def __init__(self, message: str = STORAGE_FAILED_MESSAGE) -> None:
+    ``reason``: "no_space" (disk full, quota), "write_error" (the store's disk failed) or
+    "failed" (anything else, e.g. the upload stream broke off)."""
+
+    def __init__(self, message: str = STORAGE_FAILED_MESSAGE, reason: str = "failed") -> None:
         self.message = message
+        self.reason = reason
         super().__init__(message)
+
+    @classmethod
+    def of(cls, exc: OSError) -> "StorageError":
+        """The error a failed write, sync or rename on the store becomes."""
+        if exc.errno in NO_SPACE_ERRNOS:
+            return cls(NO_SPACE_MESSAGE, "no_space")
+        return cls(WRITE_ERROR_MESSAGE, "write_error")
 
 
 class InvalidHash(ValueError):
@@ -139,7 +155,7 @@ class LocalFileStore:
         try:
             fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="put-", suffix=".part")
         except OSError as exc:
-            raise self._failed("create temporary file", exc) from exc
+            raise self._failed("create temporary file", exc, StorageError.of(exc)) from exc
         tmp_path = Path(tmp_name)
         fd_open = True
         try:
@@ -150,7 +166,11 @@ class LocalFileStore:
             while True:
                 # Never ask for more than max_bytes + 1 in total: one byte past the limit is
                 # enough to know the file is too large.
-                chunk = stream.read(min(CHUNK_BYTES, max_bytes + 1 - size))
+                try:
+                    chunk = stream.read(min(CHUNK_BYTES, max_bytes + 1 - size))
+                except OSError as exc:
+                    # The sender's side broke, not the store's disk: the generic message.
+                    raise _ReadFailed() from exc
                 if chunk is None:  # a non-blocking stream with no data: treat as a failure
                     raise BlockingIOError("stream returned no data (non-blocking read)")
                 if not chunk:
@@ -172,9 +192,14 @@ class LocalFileStore:
         except FileTooLarge:
             self._discard(fd if fd_open else None, tmp_path)
             raise
-        except OSError as exc:
+        except _ReadFailed as failed:
             self._discard(fd if fd_open else None, tmp_path)
-            raise self._failed("write", exc) from exc
+            exc = failed.__cause__
+            raise self._failed("read upload", exc, StorageError()) from exc
+        except OSError as exc:
+            # Disk full, quota, I/O error at the write, the fsync or the rename.
+            self._discard(fd if fd_open else None, tmp_path)
+            raise self._failed("write", exc, StorageError.of(exc)) from exc
         except BaseException:
             self._discard(fd if fd_open else None, tmp_path)
             raise
@@ -236,9 +261,9 @@ class LocalFileStore:
             except OSError:
                 log.exception("cannot remove temporary file %s", tmp_path)
 
-    def _failed(self, step: str, exc: OSError) -> StorageError:
+    def _failed(self, step: str, exc: OSError, error: StorageError) -> StorageError:
         log.error("file store %s: %s failed: %s", self.root, step, exc, exc_info=exc)
-        return StorageError()
+        return error
 
     # ----------------------------------------------------------------- reading
 
@@ -296,6 +321,10 @@ class LocalFileStore:
                     entry.unlink()
                     removed += 1
         return removed
+
+
+class _ReadFailed(Exception):
+    """Reading the upload stream raised an OSError (its __cause__)."""
 
 
 def _write_all(fd: int, data: bytes) -> None:

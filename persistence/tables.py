@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey,
                         ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Text, TypeDecorator, Unicode, UniqueConstraint)
+                        Text, TypeDecorator, Unicode, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from states import MACHINES, state_ids
@@ -165,15 +165,26 @@ class Enrolment(SchoolScoped, Base):
 
 
 WINDOW_KINDS = ("course_outcome_upload", "certification", "performance_upload", "selection",
-                "central_submission", "receipt_confirmation")
+                "central_submission", "receipt_confirmation", "grade_check")
 
 
 class Window(SchoolScoped, Base):
     """A named window of the school's calendar (作業期程): [starts_at, ends_at) in UTC,
-    defined in Asia/Taipei dates. semester 0 means the whole academic year."""
+    defined in Asia/Taipei dates. semester 0 means the whole academic year.
+
+    batch_id NULL: the school's window of its kind and period, one each. Otherwise a submission
+    batch's own window (批次確認期間: grade-12 batches have their own dates), one per batch and
+    kind. batch_id has no foreign key on purpose: submission_batches already points here
+    (confirmation_window_id), and a cycle of foreign keys leaves backup and restore without a
+    table order (persistence/backup.py); the batch is found through the school's unit of work."""
 
     __tablename__ = "windows"
-    __table_args__ = (UniqueConstraint("school_id", "kind", "academic_year", "semester"),
+    __table_args__ = (Index("uq_windows_school_period", "school_id", "kind", "academic_year", "semester",
+                            unique=True, sqlite_where=text("batch_id IS NULL"),
+                            postgresql_where=text("batch_id IS NULL")),
+                      Index("uq_windows_batch_kind", "school_id", "batch_id", "kind", unique=True,
+                            sqlite_where=text("batch_id IS NOT NULL"),
+                            postgresql_where=text("batch_id IS NOT NULL")),
                       UniqueConstraint("school_id", "id"),
                       CheckConstraint(_in("kind", WINDOW_KINDS), name="kind"),
                       CheckConstraint("semester IN (0, 1, 2)", name="semester"),
@@ -185,6 +196,7 @@ class Window(SchoolScoped, Base):
     semester: Mapped[int] = mapped_column(Integer, default=0)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    batch_id: Mapped[int | None] = mapped_column(Integer)  # a submission batch's own window
 
 
 ITEM_KINDS = ("course_outcome", "performance")
@@ -595,6 +607,70 @@ class GradeRecord(SchoolScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# 學生學業成績更正申請 (issue 6): 第 n 次定期成績 / 日常成績 / 補考成績 / 重修成績, and why.
+GRADE_CORRECTION_KINDS = ("exam", "daily", "makeup", "retake")
+GRADE_CORRECTION_REASONS = ("entry_error", "marking_error", "other")  # 登載錯誤 / 評分錯誤 / 其他
+
+
+class GradeCorrection(SchoolScoped, Base):
+    """A grade-correction request 學生學業成績更正申請: one subject of one term, its teacher, one or
+    more students (lines), signed step by step (states/grade_correction.py)."""
+
+    __tablename__ = "grade_corrections"
+    __table_args__ = (UniqueConstraint("school_id", "id"),
+                      _school_fk(["teacher_id"], "staff"),
+                      CheckConstraint(_in("kind", GRADE_CORRECTION_KINDS), name="kind"),
+                      CheckConstraint(_in("reason", GRADE_CORRECTION_REASONS), name="reason"),
+                      CheckConstraint(_in("state", state_ids(MACHINES["grade_correction"])), name="state"),
+                      CheckConstraint("semester IN (1, 2)", name="semester"),
+                      CheckConstraint("(kind = 'exam') = (exam_no IS NOT NULL)", name="exam_no"),
+                      CheckConstraint("exam_no IS NULL OR exam_no BETWEEN 1 AND 9", name="exam_no_range"),
+                      Index("ix_grade_corrections_state", "school_id", "state"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    academic_year: Mapped[int] = mapped_column(Integer)
+    semester: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(60))  # 授課科目
+    course_code: Mapped[str | None] = mapped_column(String(23))
+    teacher_id: Mapped[int] = mapped_column(Integer)  # 授課教師
+    kind: Mapped[str] = mapped_column(String(8))  # 更改類別
+    exam_no: Mapped[int | None] = mapped_column(Integer)  # 第 n 次定期成績
+    reason: Mapped[str] = mapped_column(String(16))  # 更正原因
+    explanation: Mapped[str] = mapped_column(Text)  # 敘明更正情形（必填）
+    state: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_name: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class GradeCorrectionLine(SchoolScoped, Base):
+    """One student of a request: the stored grade that changes, old and new. grade_record_id has
+    no foreign key: deleting a grade must not be blocked by an old request that named it."""
+
+    __tablename__ = "grade_correction_lines"
+    __table_args__ = (UniqueConstraint("school_id", "correction_id", "student_id",
+                                       name="uq_grade_correction_lines_student"),
+                      # named by hand: the convention's name is longer than PostgreSQL's 63 characters
+                      ForeignKeyConstraint(["school_id", "correction_id"],
+                                           ["grade_corrections.school_id", "grade_corrections.id"],
+                                           name="fk_grade_correction_lines_correction"),
+                      ForeignKeyConstraint(["school_id", "student_id"], ["students.school_id", "students.id"],
+                                           name="fk_grade_correction_lines_student"),
+                      CheckConstraint("old_grade IS NULL OR old_grade BETWEEN 0 AND 100", name="old_grade"),
+                      CheckConstraint("new_grade BETWEEN 0 AND 100", name="new_grade"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    correction_id: Mapped[int] = mapped_column(Integer, index=True)
+    student_id: Mapped[int] = mapped_column(Integer)
+    grade_record_id: Mapped[int | None] = mapped_column(Integer)
+    old_grade: Mapped[int | None] = mapped_column(Integer)
+    new_grade: Mapped[int] = mapped_column(Integer)
 
 
 class ConsultationRecord(SchoolScoped, Base):

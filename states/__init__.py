@@ -13,6 +13,7 @@ from statemachine import StateMachine
 
 from states.batch import BatchMachine
 from states.course_outcome import CourseOutcomeMachine
+from states.grade_correction import GradeCorrectionMachine
 from states.performance import PerformanceMachine
 from states.receipt import ReceiptMachine
 
@@ -21,6 +22,7 @@ MACHINES: dict[str, type[StateMachine]] = {
     "performance": PerformanceMachine,
     "receipt": ReceiptMachine,
     "batch": BatchMachine,
+    "grade_correction": GradeCorrectionMachine,
 }
 
 

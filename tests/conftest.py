@@ -25,6 +25,11 @@ PG_URL = os.environ.get("PORTFOLIO_TEST_PG_URL",
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--heavy", action="store_true", default=False,
+                     help="run the long reliability scenarios too (tests/reliability, RELIABILITY.md)")
+
+
 def _ensure_pg_database(url: str) -> str | None:
     """Create the test database if missing; the reason it is unavailable otherwise."""
     parsed = make_url(url)

@@ -6,7 +6,7 @@ import codecs
 
 from sqlalchemy import func, select
 
-from persistence.tables import AuditEntry, CadreRecord, GradeRecord, Staff, StaffRole
+from persistence.tables import AuditEntry, CadreRecord, GradeRecord
 from tests.world import YEAR
 
 CADRE_HEADER = "學號,學年度,學期,幹部層級,單位,職稱,起始日期,結束日期"
@@ -14,13 +14,7 @@ GRADE_HEADER = "學號,學年度,學期,成績類別,課程代碼,科目名稱,�
 
 
 def add_staff(world, no: str, name: str, *roles: str) -> int:
-    with world.uow() as uow:
-        staff = Staff(school_id=world.school_id, staff_no=no, name=name)
-        uow.session.add(staff)
-        uow.session.flush()
-        uow.session.add_all(StaffRole(school_id=world.school_id, staff_id=staff.id, role=r) for r in roles)
-        uow.session.commit()
-        return staff.id
+    return world.add_staff(no, name, *roles)
 
 
 def excel(*lines: str, encoding: str = "utf-8") -> bytes:

@@ -95,6 +95,13 @@ class World:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.school_id, self.files)
 
+    def add_staff(self, no: str, name: str, *roles: str) -> int:
+        """A staff member with exactly these roles (setup for a test)."""
+        with self.uow() as uow:
+            staff_id = self._staff(uow.session, no, name, list(roles))
+            uow.commit()
+        return staff_id
+
     def student(self, n: int = 0):
         with self.uow() as uow:
             return uow.student_actor(self.student_ids[n])

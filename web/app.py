@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def create_app(config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         JSON_AS_ASCII=False,
+        # Sign-in rate limits (web.auth.limiter): in memory per process unless a shared storage
+        # (e.g. redis://host:6379) is named; with several workers use a shared one.
+        RATELIMIT_STORAGE_URI=os.environ.get("PORTFOLIO_RATELIMIT_STORAGE_URI") or "memory://",
     )
     app.config.update(config or {})
+    # Tests sign in many times a minute; they turn the limiter on explicitly to test it.
+    app.config.setdefault("RATELIMIT_ENABLED", not app.config.get("TESTING", False))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("PORTFOLIO_SECRET_KEY") or _instance_secret(app)
     app.json.ensure_ascii = False
@@ -45,10 +51,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["portfolio.db"] = prepare(db)
     app.extensions["portfolio.files"] = app.config.get("FILES") or LocalFileStore(Path(app.config["DATA_DIR"]))
 
+    proxies = int(os.environ.get("PORTFOLIO_TRUSTED_PROXIES") or app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:  # behind N reverse proxies: the client's address (rate limits, logs) is theirs to tell
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     csrf.init_app(app)
+    _init_limiter(app)
     from web import (api, auth, batches, disputes, errors, files, filters, guardian, proxies, records, staff,
                      student, teacher)
     from web import calendar_pages, working_group
+    from web import grade_corrections
 
     filters.install(app)
     errors.install(app)
@@ -64,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(batches.bp)
     app.register_blueprint(working_group.bp)
     app.register_blueprint(calendar_pages.bp)
+    app.register_blueprint(grade_corrections.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes bearer tokens, never cookies
 
@@ -78,6 +92,24 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _init_limiter(app: Flask) -> None:
+    from flask_limiter.errors import RateLimitExceeded
+
+    from web.auth import limiter
+    from web.errors import respond
+
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(error: RateLimitExceeded):
+        current = limiter.current_limit
+        wait = max(1, int(current.reset_at - time.time()) + 1) if current is not None else 60
+        return respond(429, "rate_limited",
+                       f"登入嘗試次數過多（上限：每分鐘 {error.limit.limit.amount} 次），請於 {wait} 秒後再試。",
+                       {"rule": "sign_in_rate_limit", "limit": error.limit.limit.amount, "retry_after": wait},
+                       headers={"Retry-After": str(wait)})
 
 
 def _instance_secret(app: Flask) -> str:

@@ -222,18 +222,17 @@ def import_receipt_file(batch_id: int):
         data = upload.read()
         with school_uow() as (uow, actor):
             window_id = form["window_id"]
-            if window_id is None:  # define the year's window in the same transaction as the import
+            if window_id is None:  # the batch's own dates, set in the same transaction as the import
                 if form["first_day"] is None or form["last_day"] is None:
-                    raise InvalidInput("請選擇收訖明細確認期間，或填寫新的開始日與結束日。", field="window_id")
-                year = batch_files.receipt_form(uow, actor, batch_id, now=now()).academic_year
-                window_id = calendar.define_window(uow, actor, "receipt_confirmation", year, 0,
-                                                   form["first_day"], form["last_day"], now=now()).id
+                    raise InvalidInput("請選擇收訖明細確認期間，或填寫本批次的開始日與結束日。", field="window_id")
+                window_id = calendar.define_batch_window(uow, actor, batch_id, form["first_day"],
+                                                         form["last_day"], now=now()).id
             result = import_receipts(uow, actor, batch_id, data, upload.filename,
                                      confirmation_window_id=window_id, now=now())
     except ReceiptImportRejected as rejected:
         return _detail_page(batch_id, error=rejected.message, status=rejected.status,
                             problems=batch_files.problem_rows(rejected.errors), draft=draft)
-    except (*FIXABLE, Forbidden) as error:  # Forbidden: defining a window is the calendar offices'
+    except (*FIXABLE, Forbidden) as error:  # Forbidden: shown on the form, what was typed kept
         return _detail_page(batch_id, error=error.message, status=error.status, draft=draft)
     flash(f"已匯入收訖明細：學生 {result.receipts} 位、項目 {result.items} 件；已開放學生確認。", "success")
     return redirect(url_for(".detail", batch_id=batch_id))

@@ -2,7 +2,8 @@
 audience (students, teachers, staff) so the deadlines appear in their own calendars.
 
 No sign-in: only the school's windows (kind, dates, the rule) are shown — never personal data.
-Which windows concern which audience, and what each means for them, is the one table below.
+Which windows concern which audience, and what each means for them, is the one table below; a
+submission batch's own window (e.g. a grade-12 track's) is shown under its batch's label.
 """
 from __future__ import annotations
 
@@ -67,6 +68,10 @@ WINDOW_AUDIENCES: dict[str, dict[str, Meaning]] = {
         "teachers": Meaning("導師追蹤提醒尚未確認收訖明細的學生。", False),
         "staff": Meaning("受理並處理學生提出的疑義；離校學生以紙本郵寄通知。", False),
     },
+    "grade_check": {
+        "teachers": Meaning("成績複查期間；截止日為成績檢核日，之後成績鎖定，更正須提出成績更正申請。", True),
+        "staff": Meaning("註冊組受理成績複查；成績檢核日後成績鎖定，更正依成績更正申請流程辦理。", False),
+    },
 }
 
 
@@ -87,6 +92,10 @@ def rule_text(kind: str, policy: Policy) -> str:
                 f"{policy.performance_selections_per_year} 件（作業要點第四點）。")
     if kind == "central_submission":
         return "學校於國教署規定時間內將資料提交至學習歷程中央資料庫（作業要點第四點）。"
+    if kind == "grade_check":
+        return "成績檢核日後學期成績鎖定，不得直接修改；更正須填具學生學業成績更正申請表，經逐級簽核後由登錄人登錄。"
+    if kind != "receipt_confirmation":
+        raise ValueError(f"no rule text for window kind {kind!r}")
     return (f"確認期間 {policy.receipt_confirmation_days} 日以上（全國規定不得少於 3 日）；逾期未確認、"
             "亦未提出疑義者，視為已確認（作業要點第四點）。")
 
@@ -113,7 +122,7 @@ def _school_and_windows(code: str, years: list[int]):
     school = school_by_code(db(), code)
     with UnitOfWork(db(), school.id) as uow:
         found = [w for year in years for w in calendar.windows(uow, year)]
-        return school, found, uow.policy
+        return school, found, calendar.labels(uow, found), uow.policy
 
 
 def _year_arg(default: int) -> int:
@@ -125,9 +134,9 @@ def _year_arg(default: int) -> int:
     return int(value)
 
 
-def _row(window: Window, policy: Policy) -> Row:
+def _row(window: Window, policy: Policy, label: str) -> Row:
     meanings = [(AUDIENCES[a], m) for a, m in WINDOW_AUDIENCES[window.kind].items()]
-    return Row(window.id, window.kind, WINDOW_LABELS[window.kind], _period(window),
+    return Row(window.id, window.kind, label, _period(window),
                format_taipei(window.starts_at), format_deadline(window.ends_at),
                rule_text(window.kind, policy), meanings)
 
@@ -136,10 +145,10 @@ def _row(window: Window, policy: Policy) -> Row:
 def page(school_code: str):
     current = academic_year_of(taipei_date(now()))
     year = _year_arg(current)
-    school, windows, policy = _school_and_windows(school_code, [year])
+    school, windows, labels, policy = _school_and_windows(school_code, [year])
     groups = []
     for semester, label in SEMESTER_GROUPS:
-        rows = [_row(w, policy) for w in sorted(windows, key=lambda w: (w.starts_at, w.kind))
+        rows = [_row(w, policy, labels[w.id]) for w in sorted(windows, key=lambda w: (w.starts_at, w.kind))
                 if w.semester == semester]
         if rows:
             groups.append((label, rows))
@@ -160,8 +169,8 @@ def feed(school_code: str, audience: str):
         years = [_year_arg(current)]
     else:  # last year's selection and receipts fall in this year; next year's may be published
         years = [current - 1, current, current + 1]
-    school, windows, policy = _school_and_windows(school_code, years)
-    body = ical(school.code, school.name, audience, windows, policy, stamp=now())
+    school, windows, labels, policy = _school_and_windows(school_code, years)
+    body = ical(school.code, school.name, audience, windows, policy, stamp=now(), labels=labels)
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="{school.code}-{audience}.ics"'
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -176,7 +185,8 @@ def uid(school_code: str, window: Window, audience: str) -> str:
 
 
 def ical(school_code: str, school_name: str, audience: str, windows: list[Window], policy: Policy, *,
-         stamp: datetime) -> bytes:
+         stamp: datetime, labels: dict[int, str] | None = None) -> bytes:
+    """The audience's feed; `labels` (calendar.labels) names batches' own windows."""
     cal = Calendar()
     cal.add("prodid", "-//Student Learning Portfolio//作業期程//ZH-TW")
     cal.add("version", "2.0")
@@ -189,7 +199,7 @@ def ical(school_code: str, school_name: str, audience: str, windows: list[Window
         meaning = WINDOW_AUDIENCES[window.kind].get(audience)
         if meaning is None:
             continue
-        label = WINDOW_LABELS[window.kind]
+        label = (labels or {}).get(window.id) or WINDOW_LABELS[window.kind]
         event = Event()
         event.add("uid", uid(school_code, window, audience))
         event.add("dtstamp", stamp)

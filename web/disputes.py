@@ -1,6 +1,8 @@
 """The offices' dispute queue 疑義處理 (issue 5): each office sees the open disputes of the
 categories the policy gives it, oldest first with their age, and settles one by answering the
-student or by marking it corrected for resubmission, with a reason the student reads.
+student or by marking it corrected for resubmission, with a reason the student reads. A semester
+receipt (basic data and cadre records, course records) has no items: its dispute is settled as a
+whole (/receipts/<id>/resolve).
 
 Thin: the queue and the rules are workflows/disputes.py's."""
 from __future__ import annotations
@@ -41,4 +43,18 @@ def resolve(item_id: int):
         return _queue_page(error=error.message, status=error.status,
                            draft={"item": item_id, **request.form.to_dict()})
     flash(f"疑義（項目 {item_id}）已處理，學生可在收訖明細看到處理說明。", "success")
+    return redirect(url_for(".queue"))
+
+
+@bp.post("/receipts/<int:receipt_id>/resolve")
+@login_required("staff")
+def resolve_receipt(receipt_id: int):
+    try:
+        with school_uow() as (uow, actor):
+            disputes.resolve_receipt(uow, actor, receipt_id, kind=request.form.get("kind", ""),
+                                     reason=request.form.get("reason", ""), now=now())
+    except FIXABLE as error:
+        return _queue_page(error=error.message, status=error.status,
+                           draft={"receipt": receipt_id, **request.form.to_dict()})
+    flash(f"疑義（收訖明細 {receipt_id}）已處理，學生可在收訖明細看到處理說明。", "success")
     return redirect(url_for(".queue"))

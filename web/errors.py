@@ -2,11 +2,14 @@
 {"error", "message", "details"} under /api/. Never a 500 for bad input."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from persistence.files import StorageError
 from workflows.errors import DomainError
 
 _HTTP_MESSAGES = {
@@ -20,6 +23,15 @@ _HTTP_MESSAGES = {
 }
 
 
+# Seconds a client should wait after an outage answer: about what a database restart or a
+# fail-over takes; the pool reconnects by itself on the next request after that.
+RETRY_AFTER_SECONDS = 5
+OUTAGE_MESSAGE = f"資料庫暫時無法連線，您的操作沒有生效，請於 {RETRY_AFTER_SECONDS} 秒後再試。"
+# The connection broke while the commit was on its way: the database may have applied it.
+IN_DOUBT_MESSAGE = (f"資料庫暫時無法連線，無法確認您的操作是否已完成；請於 {RETRY_AFTER_SECONDS} 秒後"
+                    "重新整理頁面確認結果，再決定是否重做。")
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -29,8 +41,15 @@ def respond(status: int, code: str, message: str, details: dict | None = None, h
         response = jsonify({"error": code, "message": message, "details": details or {}})
         response.status_code = status
     else:
-        response = render_template("error.html", status=status, message=message,
-                                   details=details or {}), status
+        try:
+            response = render_template("error.html", status=status, message=message,
+                                       details=details or {}), status
+        except DBAPIError as error:
+            # The page's frame reads the signed-in account: with the database gone, a 404 or a
+            # 403 page would fail with a 500. Say what is wrong instead.
+            if not is_outage(error):
+                raise
+            return outage_response(error)
     if headers:
         from flask import make_response
         response = make_response(response)
@@ -38,11 +57,33 @@ def respond(status: int, code: str, message: str, details: dict | None = None, h
     return response
 
 
+def _note_commits(sessions) -> None:
+    """Remember in the request that something committed: a connection lost after that (reading
+    the answer back) must not tell the person that nothing was applied."""
+    if getattr(sessions, "_portfolio_commits_noted", False):
+        return
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(_session):
+        if has_request_context():
+            g.database_committed = True
+    sessions._portfolio_commits_noted = True
+
+
 def install(app: Flask) -> None:
+    if "portfolio.db" in app.extensions:
+        _note_commits(app.extensions["portfolio.db"].sessions)
+
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
         details = {k: v for k, v in error.details.items() if v is not None}
         return respond(error.status, error.code, error.message, details)
+
+    @app.errorhandler(StorageError)
+    def _storage(error: StorageError):
+        # A use case that let the store's failure through: still a clear answer, never a 500.
+        return respond(507 if error.reason == "no_space" else 503, "storage_failed", error.message,
+                       {"reason": error.reason})
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
@@ -68,10 +109,40 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError):
-        # The database is unreachable or restarting: nothing was applied (the transaction rolled
-        # back); ask to retry rather than failing with a 500.
-        if error.connection_invalidated or "could not connect" in str(error.orig) \
-                or "connection" in str(error.orig).lower():
-            return respond(503, "unavailable", "資料庫暫時無法連線，您的操作沒有生效，請稍後再試。",
-                           headers={"Retry-After": "5"})
+        if is_outage(error):
+            return outage_response(error)
         raise error
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_exhausted(error: PoolTimeout):
+        # Every pooled connection busy for pool_timeout seconds: nothing was started.
+        return outage_response(None)
+
+
+def is_outage(error: DBAPIError) -> bool:
+    """The database could not be reached, or the connection broke: not the request's fault."""
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    text = str(error.orig).lower()
+    return isinstance(error, OperationalError) and any(
+        sign in text for sign in ("connection", "could not connect", "server closed", "terminating", "shutting down"))
+
+
+def _in_doubt(error: DBAPIError | None) -> bool:
+    """Whether the connection broke during COMMIT, so the work may have been applied. A failed
+    statement or connection attempt carries no doubt: its transaction never committed."""
+    if error is None or error.statement is not None:
+        return False
+    return not str(error.orig).lower().startswith(("connection failed", "could not connect"))
+
+
+def outage_response(error: DBAPIError | None):
+    """503 with Retry-After: the transaction rolled back (or, if the commit's answer was lost,
+    the person is told to look before redoing it); the pool reconnects on a later request."""
+    # The error page must not read the signed-in account again (base.html does, through
+    # current_account): it would fail the same way.
+    g.account = None
+    doubt = _in_doubt(error) or g.get("database_committed", False)
+    message = IN_DOUBT_MESSAGE if doubt else OUTAGE_MESSAGE
+    return respond(503, "unavailable", message, {"retry_after": RETRY_AFTER_SECONDS},
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

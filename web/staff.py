@@ -19,7 +19,7 @@ from workflows.status import (BANDS, SEMESTER_LABELS, Period, StatusReport, peri
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-MACHINE_LABELS = {**KIND_LABELS, "receipt": "收訖明細", "batch": "提交批次"}
+MACHINE_LABELS = {**KIND_LABELS, "receipt": "收訖明細", "batch": "提交批次", "grade_correction": "成績更正申請"}
 BAND_CLASSES = {"good": "band-high", "warn": "band-mid", "low": "band-low"}
 BAND_COLOURS = {"good": "#2e7d32", "warn": "#e69f00", "low": "#b00020"}
 

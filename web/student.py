@@ -22,7 +22,7 @@ from web.files import _chunks
 from workflows import certification, self_download, selection, uploads
 from workflows import receipts as receipt_cases
 from workflows.access import require_student
-from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation, StorageFailed
 from workflows.portfolio_view import (require_student_item, require_student_receipt,
                                       student_item, student_portfolio, student_receipts,
                                       upload_limits)
@@ -31,7 +31,7 @@ bp = Blueprint("student", __name__, url_prefix="/students")
 
 # Refusals a person can understand and act on; NotFound (someone else's data) and CorruptState
 # go to the app's error page.
-FIXABLE = (RuleViolation, InvalidInput, InvalidTransition, Conflict, Forbidden)
+FIXABLE = (RuleViolation, InvalidInput, InvalidTransition, Conflict, Forbidden, StorageFailed)
 
 ITEM_ACTIONS = {
     "submit": (certification.submit, "已送出認證，請等候任課教師認證。"),

@@ -21,7 +21,7 @@ from workflows.access import (certifiable_courses, homeroom_class_names, require
 from workflows.actors import Actor
 from workflows.disputes import may_resolve
 from workflows.errors import Forbidden
-from workflows.policy import KIND_LABELS
+from workflows.policy import KIND_LABELS, receipt_category_label
 from workflows.rules import acting_rights
 from workflows.receipts import SUBMISSION_ROLES
 from workflows.routing import certifiers
@@ -45,6 +45,7 @@ RECEIPT_EVENT_SIDES: dict[str, str] = {"confirm": "student", "dispute": "student
 OTHER_EVENT_LABELS = {
     "upload": "上傳", "edit": "編輯內容", "issue": "開立收訖明細", "create_account": "建立帳號",
     "paper_notice": "寄送紙本通知", "purge": "保存期限屆滿刪除", "freeze_selection": "勾選截止",
+    "resolve_answered": "疑義已回覆學生", "resolve_resubmit": "疑義：更正後重新提交",
 }
 # The API's history has always called an edit 編輯 (the staff timeline 編輯內容, the teacher's
 # item page 修改內容): a visible wording, kept until someone chooses one for all three.
@@ -399,7 +400,7 @@ def _receipt_views(uow, actor: Actor, rows) -> list[ReceiptView]:
         views.append(ReceiptView(
             id=receipt.id, student_id=receipt.student_id, student_no=student_no,
             student_name=student_name, class_name=class_name, kind=receipt.category,
-            kind_label=KIND_LABELS.get(receipt.category, receipt.category),
+            kind_label=receipt_category_label(receipt.category),
             academic_year=receipt.academic_year, window_id=receipt.window_id,
             confirm_from=starts_at, confirm_by=ends_at, state=receipt.state,
             state_label=label_state("receipt", receipt.state), version=receipt.version,

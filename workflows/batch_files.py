@@ -108,10 +108,17 @@ class ReceiptForm:
     minimum days and the file's columns (docs/receipts.md)."""
 
     minimum_days: int
-    windows: tuple[tuple[int, str], ...]  # (window id, description), the batch's year first
+    windows: tuple[tuple[int, str], ...]  # (window id, description): the batch's own, then its year's
     academic_year: int
-    year_window_id: int | None  # the year's window (define_window moves it)
+    year_window_id: int | None  # the school's window of the batch's year
+    batch_window_id: int | None  # the batch's own window (new dates create or move it)
+    batch_label: str  # what the batch's own window is called
     columns: tuple[tuple[str, bool], ...]  # (header, required)
+
+    @property
+    def chosen_window_id(self) -> int | None:
+        """Offered first: the batch's own dates once it has them, else its year's window."""
+        return self.batch_window_id or self.year_window_id
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,8 @@ def batch_detail(uow: UnitOfWork, actor: Actor, batch_id: int, export_root: str 
     allowed = tuple(allowed_events(batch))
     window = None
     if batch.confirmation_window_id is not None:
-        window = calendar.describe(uow.get(Window, batch.confirmation_window_id, what="收訖明細確認期間"))
+        found = uow.get(Window, batch.confirmation_window_id, what="收訖明細確認期間")
+        window = calendar.describe(found, calendar.labels(uow, [found]).get(found.id))
     return BatchDetail(
         row=row, academic_year=batch.academic_year, semester=batch.semester,
         track_label=roster.TRACK_LABELS.get(batch.track) if batch.track else None, round=batch.round,
@@ -198,13 +206,20 @@ def batch_detail(uow: UnitOfWork, actor: Actor, batch_id: int, export_root: str 
 def receipt_form(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime | None = None) -> ReceiptForm:
     batches.require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, what="提交批次")
-    found = [w for w in calendar.windows(uow) if w.kind == "receipt_confirmation"]
-    found.sort(key=lambda w: (w.academic_year != batch.academic_year, -w.academic_year, w.starts_at))
+    # The school's windows and this batch's own; another batch's dates are that batch's.
+    found = [w for w in calendar.windows(uow) if w.kind == "receipt_confirmation"
+             and w.batch_id in (None, batch.id)]
+    found.sort(key=lambda w: (w.batch_id is None, w.academic_year != batch.academic_year,
+                              -w.academic_year, w.starts_at))
+    names = calendar.labels(uow, found)
     year_window = calendar.find(uow, "receipt_confirmation", batch.academic_year, 0)
+    batch_window = calendar.find_batch_window(uow, batch.id)
     return ReceiptForm(
         minimum_days=uow.policy.receipt_confirmation_days,
-        windows=tuple((w.id, f"{w.academic_year} 學年度{calendar.describe(w)}") for w in found),
+        windows=tuple((w.id, f"{w.academic_year} 學年度{calendar.describe(w, names[w.id])}") for w in found),
         academic_year=batch.academic_year, year_window_id=year_window.id if year_window else None,
+        batch_window_id=batch_window.id if batch_window else None,
+        batch_label=calendar.batch_label(batch),
         columns=tuple((c.label, c.required) for c in RECEIPT_LAYOUT.columns))
 
 

@@ -26,9 +26,9 @@ from sqlalchemy import func
 
 from persistence.files import CHUNK_BYTES, fsync_dir, sha256_of
 from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, CadreRecord, Course,
-                                GradeRecord, Item, Student, SubmissionBatch)
+                                GradeRecord, Item, Receipt, Student, SubmissionBatch)
 from states import MACHINES, state_label
-from workflows import roster
+from workflows import disputes, roster
 from workflows.actors import Actor
 from workflows.clock import format_taipei
 from workflows.errors import CorruptState, InvalidInput, NotFound, RuleViolation
@@ -534,30 +534,56 @@ def cancel_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, reason: str | 
 def create_resubmission_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *,
                               now: datetime | None = None) -> SubmissionBatch:
     """重新提交批次: the items of `batch_id` whose dispute was settled by correcting them
-    (resolution 'resubmit', state resolved) and that no live resubmission batch carries yet."""
+    (resolution 'resubmit', state resolved) and that no live resubmission batch carries yet; for a
+    semester batch, the students whose receipt dispute was settled that way (their corrected
+    records go in the new batch's roster)."""
     now = now_or(now)
     actor = require_submitter(uow, actor, now)
     old = uow.get(SubmissionBatch, batch_id, what="提交批次")
-    carried = (uow.select(BatchEntry.item_id).join(
-        SubmissionBatch, (SubmissionBatch.school_id == BatchEntry.school_id) & (SubmissionBatch.id == BatchEntry.batch_id))
-        .where(SubmissionBatch.resubmission_of_id == old.id, SubmissionBatch.state != "cancelled",
-               BatchEntry.item_id.is_not(None)))
-    items = list(uow.session.scalars(
-        uow.select(Item).join(BatchEntry, (BatchEntry.school_id == Item.school_id) & (BatchEntry.item_id == Item.id))
-        .where(BatchEntry.batch_id == old.id, Item.state == "resolved", Item.resolution == RESUBMIT,
-               Item.id.not_in(carried))
-        .order_by(Item.student_id, Item.id)))
-    if not items:
-        raise RuleViolation(f"批次 #{old.id} 沒有處理結果為「更正後重新提交」且尚未重新提交的項目。",
+    if old.kind not in roster.ITEM_KIND_OF_BATCH:
+        pairs = _students_to_resubmit(uow, old)
+    else:
+        pairs = _items_to_resubmit(uow, old)
+    if not pairs:
+        what = "項目" if old.kind in roster.ITEM_KIND_OF_BATCH else "學生"
+        raise RuleViolation(f"批次 #{old.id} 沒有處理結果為「更正後重新提交」且尚未重新提交的{what}。",
                             rule="nothing_to_resubmit")
     batch = SubmissionBatch(school_id=uow.school_id, kind=old.kind, academic_year=old.academic_year,
                             semester=old.semester, track=old.track, round=old.round,
                             resubmission_of_id=old.id, created_at=now)
     start(uow.session, batch, event="create", actor=actor, at=now, reason=_describe(batch))
-    uow.session.add_all(BatchEntry(school_id=uow.school_id, batch_id=batch.id, student_id=item.student_id,
-                                   item_id=item.id) for item in items)
+    uow.session.add_all(BatchEntry(school_id=uow.school_id, batch_id=batch.id, student_id=student_id,
+                                   item_id=item_id) for student_id, item_id in pairs)
     uow.commit()
     return batch
+
+
+def _carried_by_resubmissions(uow: UnitOfWork, old: SubmissionBatch, column):
+    return (uow.select(column).join(
+        SubmissionBatch, (SubmissionBatch.school_id == BatchEntry.school_id) & (SubmissionBatch.id == BatchEntry.batch_id))
+        .where(SubmissionBatch.resubmission_of_id == old.id, SubmissionBatch.state != "cancelled"))
+
+
+def _items_to_resubmit(uow: UnitOfWork, old: SubmissionBatch) -> list[tuple[int, int | None]]:
+    carried = _carried_by_resubmissions(uow, old, BatchEntry.item_id).where(BatchEntry.item_id.is_not(None))
+    items = uow.session.scalars(
+        uow.select(Item).join(BatchEntry, (BatchEntry.school_id == Item.school_id) & (BatchEntry.item_id == Item.id))
+        .where(BatchEntry.batch_id == old.id, Item.state == "resolved", Item.resolution == RESUBMIT,
+               Item.id.not_in(carried))
+        .order_by(Item.student_id, Item.id))
+    return [(item.student_id, item.id) for item in items]
+
+
+def _students_to_resubmit(uow: UnitOfWork, old: SubmissionBatch) -> list[tuple[int, int | None]]:
+    """The semester batch's students whose receipt dispute was settled with 'resubmit' and whom
+    no live resubmission batch of it carries yet."""
+    carried = set(uow.session.scalars(_carried_by_resubmissions(uow, old, BatchEntry.student_id)))
+    disputed = dict(uow.session.execute(uow.select(Receipt).where(
+        Receipt.batch_id == old.id, Receipt.state == "disputed")
+        .with_only_columns(Receipt.id, Receipt.student_id)).all())
+    settled = disputes.receipt_resolutions(uow, disputed)
+    return [(student_id, None) for student_id in sorted({
+        disputed[receipt_id] for receipt_id, (kind, _, _) in settled.items() if kind == RESUBMIT} - carried)]
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -427,7 +427,8 @@ _ROLES = _table(
        ("體育組", Role.PE_MUSIC_GROUP), ("音樂組", Role.PE_MUSIC_GROUP),
        ("教務主任", Role.EXECUTIVE_SECRETARY), ("執行秘書", Role.EXECUTIVE_SECRETARY),
        ("校長", Role.PRINCIPAL), ("召集人", Role.PRINCIPAL),
-       ("管理者", Role.ADMIN), ("平臺管理者", Role.ADMIN), ("平台管理者", Role.ADMIN)]
+       ("管理者", Role.ADMIN), ("平臺管理者", Role.ADMIN), ("平台管理者", Role.ADMIN),
+       ("登錄人", Role.GRADE_OFFICER), ("成績登錄", Role.GRADE_OFFICER), ("成績登錄負責人", Role.GRADE_OFFICER)]
 )
 # Labels that contain a role separator are read whole before the cell is split.
 _ROLES_WITH_SEPARATOR = {_norm(label): role for role, label in ROLE_LABELS.items()

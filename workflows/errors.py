@@ -74,3 +74,14 @@ class CorruptState(DomainError):
 
     status = 500
     code = "corrupt_state"
+
+
+class StorageFailed(DomainError):
+    """The file store could not keep a file (disk full 507, write error 503): nothing was stored
+    or recorded; the user may try again later. `reason`: no_space, write_error or failed."""
+
+    code = "storage_failed"
+
+    def __init__(self, message: str, *, reason: str, field: str):
+        super().__init__(message, rule="storage_failed", field=field, reason=reason)
+        self.status = 507 if reason == "no_space" else 503

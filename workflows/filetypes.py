@@ -455,6 +455,11 @@ def check_file(data_head: bytes, size: int, tail: bytes, rule: FileRule, *, slot
 
     kind = detect_kind(data_head, size, tail)
     if kind is not None:
+        foreign = embedded_foreign(data_head, tail)
+        if foreign is not None:
+            raise reject(f"{label}開頭像「{KIND_LABELS[kind]}」，但同時夾帶「{foreign}」（多重格式檔案），"
+                         f"基於安全不予接受；請另存為單純的 {allowed} 後再上傳", "polyglot",
+                         tuple(rule.kinds), detected=foreign, kind=kind)
         if kind in rule.kinds:
             return kind
         described = KIND_LABELS[kind]
@@ -505,7 +510,51 @@ def _format_over(size: int, limit: int) -> tuple[str, str]:
     return f"{size:,} 位元組", f"{limit:,} 位元組"
 
 
+# --------------------------------------------------------------------------- polyglots
+
+# Signatures of another format found inside an accepted one (a "polyglot": the same bytes open
+# as a PDF and as an archive or a program). Four- and eight-byte signatures occur by chance in
+# compressed data about once in 4 GB of head and tail, so a real document is not refused.
+_FOREIGN_IN_HEAD = ((b"\x7fELF\x01", "elf"), (b"\x7fELF\x02", "elf"), (b"PK\x03\x04", "zip"),
+                    (b"PE\x00\x00L\x01", "exe"), (b"PE\x00\x00d\x86", "exe"))
+_FOREIGN_IN_TAIL = ((b"PK\x05\x06", "zip"), (b"PK\x01\x02", "zip"))
+
+
+def embedded_foreign(head: bytes, tail: bytes | None) -> str | None:
+    """What foreign format (zh-TW words) hides after the start of ``head`` or in ``tail``, or None.
+
+    Looks past offset 0 (where the accepted kind's own magic number is): an executable's header
+    or a ZIP's entries at the start, a ZIP's central directory at the end.
+    """
+    body = bytes(head or b"")[1:]
+    for signature, ext in _FOREIGN_IN_HEAD:
+        if signature in body:
+            return _OTHER_LABELS[ext]
+    end = bytes(tail or b"")
+    for signature, ext in _FOREIGN_IN_TAIL:
+        if signature in end:
+            return _OTHER_LABELS[ext]
+    return None
+
+
 # --------------------------------------------------------------------------- names
+
+_UNSAFE_NAME_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why a user's file name is refused (zh-TW), or None. Names are never paths here, but a
+    name with a directory part or an invisible character is a forgery or a broken client:
+    "../x.pdf", "a/b.pdf", "a\\b.pdf", a NUL, a newline, a right-to-left override."""
+    text = str(name or "")
+    if "/" in text or "\\" in text:
+        return "含有路徑分隔字元（/ 或 \\）"
+    if any(unicodedata.category(ch) in _UNSAFE_NAME_CATEGORIES for ch in text):
+        return "含有控制字元或不可見的格式字元"
+    if text.strip(". ") == "":
+        return "只有句點或空白"
+    return None
+
 
 _DISPLAY_MAX = 120
 _MAX_EXTENSION = 16

@@ -16,7 +16,7 @@ from workflows.actors import Actor
 from workflows.boundaries import departed_with_receipts
 from workflows.clock import format_deadline, format_taipei, roc_date, taipei_date
 from workflows.errors import Forbidden, InvalidInput
-from workflows.policy import KIND_LABELS
+from workflows.policy import receipt_category_label
 from workflows.reminders import UNANSWERED
 from workflows.roles import ROLE_LABELS, Role
 from workflows.transitions import note
@@ -84,7 +84,7 @@ def paper_notices(uow, actor: Actor, window_id: int, *, now: datetime) -> Notice
             courses = {c.id: c.name for c in uow.session.scalars(uow.select(Course).where(
                 Course.id.in_({i.course_id for i in items if i.course_id})))}
             parts.append(ReceiptNotice(
-                f"{receipt.academic_year} 學年度{KIND_LABELS.get(receipt.category, receipt.category)}",
+                f"{receipt.academic_year} 學年度{receipt_category_label(receipt.category)}",
                 [NoticeItem(i.title, courses.get(i.course_id) or PERFORMANCE_CATEGORIES.get(i.category, "—"),
                             _files(i)) for i in items]))
             note(uow.session, school_id=uow.school_id, subject_kind="receipt", subject_id=receipt.id,

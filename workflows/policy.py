@@ -111,6 +111,14 @@ KINDS: tuple[str, ...] = ("course_outcome", "performance", "consultation_record"
 KIND_LABELS: dict[str, str] = {"course_outcome": "課程學習成果", "performance": "多元表現",
                                "consultation_record": "課程諮詢紀錄"}
 SLOTS: tuple[str, ...] = ("document", "media")
+# What a receipt (收訖明細) covers: an item kind, or a semester batch's records.
+RECEIPT_CATEGORY_LABELS: Mapping[str, str] = MappingProxyType({
+    **KIND_LABELS, "basic_cadre": "基本資料及幹部紀錄", "courses": "修課紀錄"})
+
+
+def receipt_category_label(category: str | None) -> str:
+    """A receipt category as people read it (課程學習成果, 基本資料及幹部紀錄, 修課紀錄 …)."""
+    return RECEIPT_CATEGORY_LABELS.get(category, category or "")
 
 DUTY_PROXY = "duty_proxy"  # proxy_routing value: the teacher's own duty proxy (職務代理人), not a role
 COURSE_KINDS: dict[str, str] = {  # proxy_routing keys (seed 000 §五(四)2)

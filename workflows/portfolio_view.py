@@ -13,14 +13,17 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from persistence.tables import Course, Enrolment, Item, Receipt, Student, Window
+from persistence.tables import (CadreRecord, Course, Enrolment, GradeRecord, Item, Receipt, Student,
+                                SubmissionBatch, Window)
 from states import MACHINES, state_label
-from workflows import calendar
+from workflows import calendar, disputes, roster
 from workflows.access import require_student
 from workflows.actors import Actor
 from workflows.errors import Forbidden, NotFound
 from workflows.filetypes import format_size
+from workflows.personal_data import mask_national_id
 from workflows.policy import KIND_LABELS, FileRule
+from workflows.roles import DIVISION_LABELS, Division
 from workflows.receipts import receipts_of
 from workflows.roles import EnrolmentStatus
 from workflows.rules import (EDITABLE_STATES, REASON_MAX, SELECTED_STATES, TITLE_MAX,
@@ -196,6 +199,47 @@ class ReceiptView:
     window: WindowView
     items: tuple[ItemView, ...]
     events: tuple[tuple[str, str], ...]
+    # A semester receipt covers records, not items: what its batch sent, read from the records.
+    term: str = ""
+    basic: BasicDataView | None = None
+    cadre: tuple[CadreView, ...] = ()
+    grades: tuple[GradeView, ...] = ()
+    # A settled receipt-level dispute: (resolution, the office's reason the student reads).
+    resolution: str | None = None
+    resolution_note: str | None = None
+
+
+@dataclass(frozen=True)
+class BasicDataView:
+    """基本資料 as a basic-data batch sends it; the ID number masked."""
+
+    national_id_masked: str
+    student_no: str
+    name: str
+    class_name: str
+    grade: int
+    division_label: str
+
+
+@dataclass(frozen=True)
+class CadreView:
+    level_label: str
+    unit: str
+    position: str
+    starts_on: object
+    ends_on: object
+
+
+@dataclass(frozen=True)
+class GradeView:
+    semester: int
+    kind_label: str
+    course_code: str
+    subject: str
+    credits: int
+    score: int | None
+    passed: bool
+    makeup_score: int | None
 
 
 @dataclass(frozen=True)
@@ -244,7 +288,8 @@ def require_student_receipt(uow, actor: Actor, student_id: int, receipt_id: int)
 class _Windows:
     def __init__(self, uow, now: datetime):
         self.now = now
-        self.rows = {(w.kind, w.academic_year, w.semester): w for w in calendar.windows(uow)}
+        # The school's windows; a batch's own confirmation window is read through its receipts.
+        self.rows = {(w.kind, w.academic_year, w.semester): w for w in calendar.windows(uow) if w.batch_id is None}
 
     def view(self, kind: str, year: int, semester: int = 0) -> WindowView | None:
         window = self.rows.get((kind, year, semester))
@@ -420,19 +465,55 @@ def student_receipts(uow, actor: Actor, student_id: int, *, now: datetime) -> Re
     course_ids = {i.course_id for i in items if i.course_id is not None}
     course_names = dict(uow.session.execute(uow.select(Course).where(Course.id.in_(course_ids))
                                             .with_only_columns(Course.id, Course.name)).all()) if course_ids else {}
+    settled = disputes.receipt_resolutions(uow, [r.id for r in receipts if r.state == "disputed"])
     views = []
     for receipt in reversed(receipts):
         window = by_id.get(receipt.window_id) or uow.get(Window, receipt.window_id, what="收訖明細確認期間")
         window_view = WindowView.of(window, now)
         events = tuple((event, label) for event, label in allowed_events(receipt)
                        if event in STUDENT_RECEIPT_EVENTS) if may_act and window_view.is_open else ()
+        resolution, resolution_note, _ = settled.get(receipt.id, (None, None, None))
         views.append(ReceiptView(
-            receipt.id, receipt.category, KIND_LABELS.get(receipt.category, receipt.category),
+            receipt.id, receipt.category, _RECEIPT_LABELS.get(receipt.category, receipt.category),
             receipt.academic_year, receipt.state, state_label(MACHINES["receipt"], receipt.state),
             receipt.issued_at, receipt.closed_at, receipt.reason, window_view,
             tuple(_item_view(i, course_names, windows, may_act=False)
-                  for i in items if i.receipt_id == receipt.id), events))
+                  for i in items if i.receipt_id == receipt.id), events,
+            resolution=resolution, resolution_note=resolution_note,
+            **_semester_records(uow, student, receipt)))
     return ReceiptsPage(student, may_act, why_not, tuple(views), now)
+
+
+_RECEIPT_LABELS = {**KIND_LABELS, **disputes.RECEIPT_CATEGORY_LABELS}
+
+
+def _semester_records(uow, student: Student, receipt: Receipt) -> dict:
+    """What a semester receipt covers: its batch's term's records of the student (the basic data
+    and cadre rows, or the grade rows), as the batch's roster carries them."""
+    if receipt.category not in disputes.RECEIPT_DISPUTE_CATEGORIES or receipt.batch_id is None:
+        return {}
+    batch = uow.get(SubmissionBatch, receipt.batch_id, what="提交批次")
+    term = f"第 {batch.semester} 學期" if batch.semester else ""
+    if receipt.category == "courses":
+        semesters = roster.grade_semesters(batch.semester)
+        kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_LABELS)}
+        records = sorted(uow.session.scalars(uow.select(GradeRecord).where(
+            GradeRecord.student_id == student.id, GradeRecord.academic_year == batch.academic_year,
+            GradeRecord.semester.in_(semesters))),
+            key=lambda r: (r.semester == 0, kinds.get(r.record_kind, len(kinds)), r.course_code, r.id))
+        return {"term": term, "grades": tuple(GradeView(
+            r.semester, roster.GRADE_KIND_LABELS.get(r.record_kind, r.record_kind), r.course_code, r.subject,
+            r.credits, r.score, bool(r.passed), r.makeup_score) for r in records)}
+    records = uow.session.scalars(uow.select(CadreRecord).where(
+        CadreRecord.student_id == student.id, CadreRecord.academic_year == batch.academic_year,
+        CadreRecord.semester == batch.semester).order_by(CadreRecord.starts_on, CadreRecord.id))
+    division = DIVISION_LABELS.get(Division(student.division), student.division) \
+        if student.division in {d.value for d in Division} else student.division
+    return {"term": term,
+            "basic": BasicDataView(mask_national_id(student.national_id), student.student_no, student.name,
+                                   student.class_name, student.grade, division),
+            "cadre": tuple(CadreView(roster.CADRE_LEVEL_LABELS.get(r.level, r.level), r.unit, r.position,
+                                     r.starts_on, r.ends_on) for r in records)}
 
 
 # --------------------------------------------------------------------------- guardians

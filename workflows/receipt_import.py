@@ -7,6 +7,9 @@ first sheet), header in row 1, one row per submitted item:
 
     身分證號, 類別, 項目編號, 檔案雜湊
 
+A semester batch (basic data and cadre records, or course records) carries no items: its file
+has one row per student, naming the student and the category, the item columns left empty.
+
 `RECEIPT_LAYOUT` is the one place that names the columns and the category labels; adapt it
 there when the real file differs. Every row is checked first; a file with any bad row, or that
 leaves out an item of the batch, changes nothing (ReceiptImportRejected lists every problem).
@@ -25,12 +28,12 @@ from typing import Mapping
 from sqlalchemy import and_, exists, select
 
 from persistence.tables import BatchEntry, Item, Receipt, Student, SubmissionBatch, Window
-from workflows import calendar, roster
+from workflows import calendar, disputes, roster
 from workflows.actors import Actor, system
 from workflows.csv_rows import Column, RowError, parse_file, Row
 from workflows.errors import DomainError, RuleViolation
 from workflows.personal_data import mask_national_id
-from workflows.policy import KIND_LABELS
+from workflows.policy import KIND_LABELS, receipt_category_label
 from workflows.receipts import require_submission_office
 from workflows.transitions import fire, require_allowed, start
 from workflows.unit_of_work import UnitOfWork, now_or
@@ -59,11 +62,21 @@ RECEIPT_LAYOUT = ReceiptLayout(
     categories=MappingProxyType({
         "課程學習成果": "course_outcome", "course_outcome": "course_outcome",
         "多元表現": "performance", "performance": "performance",
+        # The semester batches: by the wording of the data or by the roster type code (名冊別).
+        "基本資料": "basic_cadre", "幹部經歷": "basic_cadre", "幹部紀錄": "basic_cadre",
+        "基本資料及幹部紀錄": "basic_cadre", "basic_cadre": "basic_cadre",
+        "24": "basic_cadre", "34": "basic_cadre", "74": "basic_cadre",
+        "修課紀錄": "courses", "學業成績": "courses", "courses": "courses",
+        "41": "courses", "42": "courses",
     }),
 )
 # The batch kinds whose receipts list items, and the category their rows must carry: the
 # batches that carry items, and their items' kind.
 BATCH_CATEGORIES: Mapping[str, str] = MappingProxyType(roster.ITEM_KIND_OF_BATCH)
+# The semester batches: one receipt per student, covering the records the batch carried.
+SEMESTER_BATCH_CATEGORIES: Mapping[str, str] = MappingProxyType({
+    "semester_basic_cadre": "basic_cadre", "semester_courses": "courses"})
+category_label = receipt_category_label
 
 
 class ReceiptImportRejected(DomainError):
@@ -116,7 +129,10 @@ def _build_row(row: Row) -> ReceiptRow | None:
     if digest and not SHA256.fullmatch(digest):
         row.error("sha256", f"「{row.get('sha256')}」不是 SHA-256 雜湊（64 個十六進位字元）")
         digest = ""
-    if not item_text and not row.get("sha256"):
+    if kind in SEMESTER_BATCH_CATEGORIES.values():
+        if item_text or row.get("sha256"):  # semester records are not items: nothing to name
+            row.error("item_id", f"{category_label(kind)}的收訖明細沒有項目，項目編號與檔案雜湊請留空")
+    elif not item_text and not row.get("sha256"):
         row.error("item_id", "項目編號與檔案雜湊至少須填一項")
     return ReceiptRow(row.line, (national_id or "").upper(), kind, item_id, digest or None)
 
@@ -202,7 +218,7 @@ def _check_rows(uow: UnitOfWork, batch: SubmissionBatch, rows: list[ReceiptRow]
             error("身分證號", f"學生 {student.student_no} {student.name} 不在本批次（批次 {batch.id}）")
             continue
         if row.kind != expected_kind:
-            error("類別", f"本批次是「{KIND_LABELS[expected_kind]}」，此列為「{KIND_LABELS[row.kind]}」")
+            error("類別", f"本批次是「{category_label(expected_kind)}」，此列為「{category_label(row.kind)}」")
             continue
         item = items.get(row.item_id) if row.item_id is not None else None
         if row.item_id is not None and (item is None or item.student_id != student.id):
@@ -231,6 +247,54 @@ def _check_rows(uow: UnitOfWork, batch: SubmissionBatch, rows: list[ReceiptRow]
     return errors, named, missing
 
 
+def _check_semester_rows(uow: UnitOfWork, batch: SubmissionBatch, rows: list[ReceiptRow]
+                         ) -> tuple[list[RowError], list[int], list[str]]:
+    """Row errors, the students the file names (in file order), and the batch's students it
+    leaves out: a semester batch's receipt has one row per student of the batch."""
+    expected = SEMESTER_BATCH_CATEGORIES[batch.kind]
+    in_batch = dict(uow.session.execute(
+        uow.select(Student).join(BatchEntry, (BatchEntry.school_id == Student.school_id)
+                                 & (BatchEntry.student_id == Student.id))
+        .where(BatchEntry.batch_id == batch.id)
+        .with_only_columns(Student.id, Student.student_no)).all())
+    national_ids = {row.national_id for row in rows}
+    students = {s.national_id.upper(): s for s in uow.session.scalars(
+        uow.select(Student).where(Student.national_id.in_(national_ids)))} if national_ids else {}
+    errors: list[RowError] = []
+    named: list[int] = []
+    seen: dict[int, int] = {}  # student id -> line
+    for row in rows:
+        student = students.get(row.national_id)
+        if student is None:
+            errors.append(RowError(row.line, "身分證號", f"找不到身分證號 {mask_national_id(row.national_id)} 的學生"))
+        elif student.id not in in_batch:
+            errors.append(RowError(row.line, "身分證號",
+                                   f"學生 {student.student_no} {student.name} 不在本批次（批次 {batch.id}）"))
+        elif row.kind is not None and row.kind != expected:
+            errors.append(RowError(row.line, "類別",
+                                   f"本批次是「{category_label(expected)}」，此列為「{category_label(row.kind)}」"))
+        elif student.id in seen:
+            errors.append(RowError(row.line, "", f"與第 {seen[student.id]} 行重複（同一學生）"))
+        else:
+            seen[student.id] = row.line
+            named.append(student.id)
+    missing = [f"批次中學生 {student_no} 不在收訖明細中（中央資料庫未收到？請確認後再匯入）"
+               for student_id, student_no in sorted(in_batch.items(), key=lambda p: p[1])
+               if student_id not in seen]
+    return errors, named, missing
+
+
+def _issue(uow: UnitOfWork, actor: Actor, batch: SubmissionBatch, window: Window, student_id: int,
+           category: str, filename: str, now: datetime) -> Receipt:
+    receipt = Receipt(school_id=uow.school_id, student_id=student_id, category=category,
+                      academic_year=batch.academic_year, window_id=window.id, issued_at=now,
+                      batch_id=batch.id)
+    term = f"第 {batch.semester} 學期" if batch.semester else ""
+    start(uow.session, receipt, event="issue", actor=actor, at=now,
+          reason=f"{batch.academic_year} 學年度{term}{category_label(category)}收訖明細（批次 {batch.id}，{filename}）")
+    return receipt
+
+
 def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, filename: str, *,
                     confirmation_window_id: int, now: datetime | None = None) -> ImportedReceipts:
     """匯入收訖明細: one receipt per student of the batch, linking the items the file lists (an
@@ -241,12 +305,14 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     actor = require_submission_office(uow, actor, "匯入收訖明細", now=now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     require_allowed(batch, "import_receipt")
-    if batch.kind not in BATCH_CATEGORIES:
-        raise RuleViolation("目前只能匯入課程學習成果與多元表現批次的收訖明細。",
+    if batch.kind not in BATCH_CATEGORIES and batch.kind not in SEMESTER_BATCH_CATEGORIES:
+        raise RuleViolation(f"不能匯入「{roster.BATCH_KIND_LABELS.get(batch.kind, batch.kind)}」批次的收訖明細。",
                             rule="receipt_batch_kind", field="batch_id")
     window = calendar.require_confirmation_window(uow, confirmation_window_id, now,
                                                   field="confirmation_window_id")
     rows, errors = parse_receipt_file(data, filename)
+    if batch.kind in SEMESTER_BATCH_CATEGORIES:
+        return _import_semester(uow, actor, batch, window, rows, errors, filename, now)
     row_errors, named, missing = _check_rows(uow, batch, rows)
     problems = [str(e) for e in sorted([*errors, *row_errors], key=lambda e: e.line)]
     if not problems:  # items a bad row meant to name would be listed twice
@@ -259,11 +325,7 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     category = BATCH_CATEGORIES[batch.kind]
     linked = 0
     for student_id, items in sorted(named.items()):
-        receipt = Receipt(school_id=uow.school_id, student_id=student_id, category=category,
-                          academic_year=batch.academic_year, window_id=window.id, issued_at=now,
-                          batch_id=batch.id)
-        start(uow.session, receipt, event="issue", actor=actor, at=now,
-              reason=f"{batch.academic_year} 學年度{KIND_LABELS[category]}收訖明細（批次 {batch.id}，{filename}）")
+        receipt = _issue(uow, actor, batch, window, student_id, category, filename, now)
         for item in items:
             item.receipt_id, item.updated_at = receipt.id, now
             linked += 1
@@ -273,6 +335,30 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     fire(uow.session, batch, "open_confirmation", actor=actor, at=now, reason=calendar.describe(window))
     uow.commit()
     return ImportedReceipts(batch.id, len(named), linked)
+
+
+def _import_semester(uow: UnitOfWork, actor: Actor, batch: SubmissionBatch, window: Window,
+                     rows: list[ReceiptRow], errors: list[RowError], filename: str,
+                     now: datetime) -> ImportedReceipts:
+    """A semester batch's receipts: one per student, covering the records the batch carried
+    (read from the records when shown, workflows/portfolio_view.py); no item is linked."""
+    row_errors, named, missing = _check_semester_rows(uow, batch, rows)
+    problems = [str(e) for e in sorted([*errors, *row_errors], key=lambda e: e.line)]
+    if not problems:  # a student a bad row meant to name would be listed twice
+        problems = missing
+    if not problems and not named:
+        problems = ["第 1 行：檔案沒有任何收訖資料"]
+    if problems:
+        raise ReceiptImportRejected(problems)
+    category = SEMESTER_BATCH_CATEGORIES[batch.kind]
+    for student_id in sorted(named):
+        _issue(uow, actor, batch, window, student_id, category, filename, now)
+    batch.confirmation_window_id = window.id
+    fire(uow.session, batch, "import_receipt", actor=actor, at=now,
+         reason=f"{filename}：{len(named)} 位學生（{category_label(category)}）")
+    fire(uow.session, batch, "open_confirmation", actor=actor, at=now, reason=calendar.describe(window))
+    uow.commit()
+    return ImportedReceipts(batch.id, len(named), 0)
 
 
 # --------------------------------------------------------------------------- closing

@@ -28,7 +28,7 @@ from states import MACHINES, sources_of
 from workflows import outbox
 from workflows.clock import academic_year_of, format_deadline, taipei_date
 from workflows.outbox import Message
-from workflows.policy import KIND_LABELS
+from workflows.policy import KIND_LABELS, receipt_category_label
 from workflows.roles import EnrolmentStatus
 from workflows.routing import certifiers_for
 from workflows.rules import SELECTED_STATES
@@ -178,7 +178,7 @@ def _receipts(uow, window: Window, now: datetime) -> list[Message]:
         Receipt.state.in_(UNANSWERED)).order_by(Receipt.student_id, Receipt.id)).all()
     owed: dict[int, list[str]] = defaultdict(list)
     for student_id, category in rows:
-        owed[student_id].append(KIND_LABELS.get(category, category))
+        owed[student_id].append(receipt_category_label(category))
     students = _students(uow, owed, enrolled_only=False)
     deadline = format_deadline(window.ends_at)
     messages = [_to_student(

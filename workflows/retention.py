@@ -23,6 +23,8 @@ from sqlalchemy import delete, or_, select
 from persistence import locks
 from persistence.db import Database
 from persistence.files import FileStore
+# FILE_COLUMNS: every column naming a stored file, one list shared with fsck and backups.
+from persistence.fsck import FILE_COLUMNS, referenced
 from persistence.tables import (Account, AuditEntry, BatchEntry, CadreRecord, ConsultationRecord,
                                 Enrolment, ExplorationRecord, FileDeletion, GradeRecord, GuardianLink,
                                 Item, OutboxMessage, Receipt, Student)
@@ -33,9 +35,6 @@ from workflows.clock import format_taipei, roc_date, taipei_date
 from workflows.policy import KIND_LABELS
 from workflows.roles import DEPARTED_STATUSES
 
-# Every column naming a stored file; each table has school_id and student_id.
-FILE_COLUMNS = (Item.document_sha256, Item.media_sha256, Item.certified_document_sha256,
-                Item.certified_media_sha256, ConsultationRecord.file_sha256)
 # Rows that point at a student, children before parents (the foreign keys' order).
 STUDENT_ROWS = ((OutboxMessage, OutboxMessage.recipient_id), (GuardianLink, GuardianLink.student_id),
                 (Account, Account.student_id), (BatchEntry, BatchEntry.student_id),
@@ -117,17 +116,6 @@ def _purge_chunk(uow, students: list[Student], now: datetime, actor: Actor) -> N
         session.execute(delete(model).where(*where).execution_options(synchronize_session=False))
     insert_ignoring_duplicates(session, FileDeletion, [
         dict(sha256=h, requested_at=now, school_id=school_id) for h in sorted(hashes)])
-
-
-def referenced(session, hashes) -> set[str]:
-    """Which of `hashes` a row of any school still names."""
-    found: set[str] = set()
-    hashes = list(hashes)
-    for start in range(0, len(hashes), CHUNK):
-        chunk = hashes[start:start + CHUNK]
-        for column in FILE_COLUMNS:
-            found |= set(session.scalars(select(column).where(column.in_(chunk)).distinct()))
-    return found
 
 
 def remove_files(db: Database, files: FileStore) -> int:

@@ -17,6 +17,8 @@ class Role(StrEnum):
     EXECUTIVE_SECRETARY = "executive_secretary"
     PRINCIPAL = "principal"
     ADMIN = "admin"
+    REGISTRY_HEAD = "registry_head"
+    GRADE_OFFICER = "grade_officer"
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -32,6 +34,8 @@ ROLE_LABELS: dict[Role, str] = {
     Role.EXECUTIVE_SECRETARY: "執行秘書（教務主任）",
     Role.PRINCIPAL: "校長（召集人）",
     Role.ADMIN: "學校平臺管理者",
+    Role.REGISTRY_HEAD: "註冊組長",
+    Role.GRADE_OFFICER: "成績登錄人",
 }
 
 # Roles that may see a student's full ID number (身分證號); everyone else sees it masked.

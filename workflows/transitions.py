@@ -8,23 +8,24 @@ from statemachine import StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 from persistence.audit_guard import announce
-from persistence.tables import AuditEntry, Item, Receipt, SubmissionBatch
+from persistence.tables import AuditEntry, GradeCorrection, Item, Receipt, SubmissionBatch
 from states import MACHINES, allowed_from, event_label, state_ids, state_label
 from workflows.actors import Actor
 from workflows.errors import CorruptState, InvalidTransition, NotFound
 
 
-def machine_class(row: Item | Receipt | SubmissionBatch) -> type[StateMachine]:
-    if isinstance(row, SubmissionBatch):
-        return MACHINES["batch"]
-    return MACHINES["receipt" if isinstance(row, Receipt) else row.kind]
+# Rows with one machine for the whole table, by the key of MACHINES (and of their audit rows);
+# an item's machine is its kind's.
+_ONE_MACHINE = {Receipt: "receipt", SubmissionBatch: "batch", GradeCorrection: "grade_correction"}
 
 
-def subject_kind(row: Item | Receipt | SubmissionBatch) -> str:
-    """How audit rows name the row's kind: the item kind, "receipt" or "batch"."""
-    if isinstance(row, SubmissionBatch):
-        return "batch"
-    return "receipt" if isinstance(row, Receipt) else row.kind
+def subject_kind(row) -> str:
+    """How audit rows name the row's kind: the item kind, or receipt, batch, grade_correction."""
+    return _ONE_MACHINE.get(type(row)) or row.kind
+
+
+def machine_class(row) -> type[StateMachine]:
+    return MACHINES[subject_kind(row)]
 
 
 def machine_for(row: Item | Receipt | SubmissionBatch) -> StateMachine:

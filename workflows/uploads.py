@@ -14,8 +14,9 @@ from persistence.files import FileTooLarge, StorageError
 from persistence.tables import Course, Item, Student
 from workflows import calendar
 from workflows.actors import Actor
-from workflows.errors import InvalidInput, RuleViolation
-from workflows.filetypes import SLOT_LABELS, FileRejected, check_file, safe_display_name
+from workflows.errors import InvalidInput, RuleViolation, StorageFailed
+from workflows.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file,
+                                 safe_display_name, unsafe_name_reason)
 from workflows.policy import KIND_LABELS, MB, FileRule
 from workflows.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification,
                              count_items, guard_version, item_state_label, require_enrolled,
@@ -54,6 +55,11 @@ def _store(uow: UnitOfWork, upload: Upload, rule: FileRule | None, slot: str) ->
     field = slot
     if rule is None:
         raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=field)
+    unsafe = unsafe_name_reason(upload.filename)
+    if unsafe is not None:
+        raise RuleViolation(f"{SLOT_LABELS[slot]}的檔名{unsafe}，請改用一般檔名後再上傳。",
+                            rule="file_name_unsafe", field=field)
+    _check_before_storing(upload, rule, slot)
     uow.hold_file_store()
     try:
         stored = uow.files.put(upload.stream, max_bytes=rule.max_bytes)
@@ -62,13 +68,37 @@ def _store(uow: UnitOfWork, upload: Upload, rule: FileRule | None, slot: str) ->
             f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
             rule="file_too_large", field=field, limit=rule.max_bytes) from error
     except StorageError as error:
-        raise RuleViolation(str(error), rule="storage_failed", field=field) from error
+        raise StorageFailed(error.message, reason=error.reason, field=field) from error
     try:
         kind = check_file(stored.head, stored.size, stored.tail, rule, slot=slot, field=field)
     except FileRejected as error:
         # The bytes may stay in the store unreferenced; fsck reports such orphans.
         raise RuleViolation(error.message, rule=error.rule, field=field, limit=error.limit) from error
     return _Stored(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
+
+
+def _check_before_storing(upload: Upload, rule: FileRule, slot: str) -> None:
+    """Refuse bad content before any byte reaches the store (no orphan left behind): read the
+    head, the tail and the size of a seekable stream (an in-memory or spooled upload), then
+    rewind. A stream that cannot seek is checked after storing, as before."""
+    stream = upload.stream
+    try:
+        if not stream.seekable():
+            return
+        start = stream.tell()
+        head = stream.read(HEAD_BYTES)
+        size = stream.seek(0, io.SEEK_END) - start
+        stream.seek(max(start, start + size - TAIL_BYTES))
+        tail = stream.read(TAIL_BYTES)
+        stream.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return
+    if size > rule.max_bytes:
+        return  # the store's own limit answers that one while streaming (file_too_large)
+    try:
+        check_file(head, size, tail, rule, slot=slot, field=slot)
+    except FileRejected as error:
+        raise RuleViolation(error.message, rule=error.rule, field=slot, limit=error.limit) from error
 
 
 def _attach(item: Item, slot: str, stored: _Stored | None) -> None:

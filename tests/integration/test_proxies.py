@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from persistence.tables import AuditEntry, Course, ProxyAssignment, Staff, StaffRole
+from persistence.tables import AuditEntry, Course, ProxyAssignment, Staff
 from tests.world import IN_TAIL, IN_UPLOAD, World
 from workflows import accounts, certification, proxies
 from workflows.actors import platform_admin
@@ -20,13 +20,7 @@ PASSWORD = "correct horse battery"
 
 
 def add_staff(world, no, name, *roles) -> int:
-    with world.uow() as uow:
-        staff = Staff(school_id=world.school_id, staff_no=no, name=name)
-        uow.session.add(staff)
-        uow.session.flush()
-        uow.session.add_all(StaffRole(school_id=world.school_id, staff_id=staff.id, role=r) for r in roles)
-        uow.session.commit()
-        return staff.id
+    return world.add_staff(no, name, *roles)
 
 
 def set_route(world, route: str) -> None:

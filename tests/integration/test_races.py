@@ -3,7 +3,6 @@ serialises them with BEGIN IMMEDIATE and a busy timeout; PostgreSQL with row loc
 version columns. Either way exactly one move wins and no cap is exceeded."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Item
 from tests import samples
+from tests.concurrency import race
 from tests.world import IN_SELECTION, IN_UPLOAD, World
 from workflows import certification, selection
 from workflows.errors import DomainError, RuleViolation
@@ -24,27 +24,6 @@ IN_UPLOAD_SEM2 = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
 def world(db, files):
     return World(db, files)
 
-
-def race(n: int, work) -> list[tuple[str, object]]:
-    """Run work(i) in n threads started together; ("ok", result) or ("error", exception) each."""
-    barrier = threading.Barrier(n)
-    results: list[tuple[str, object] | None] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = ("ok", work(i))
-        except BaseException as error:  # noqa: BLE001 - collected and checked by the test
-            results[i] = ("error", error)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    assert None not in results
-    return results
 
 
 def errors(results) -> list[BaseException]:

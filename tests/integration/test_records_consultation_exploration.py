@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from persistence.tables import AuditEntry, ConsultationRecord, ExplorationRecord, Staff, StaffRole
+from persistence.tables import AuditEntry, ConsultationRecord, ExplorationRecord
 from tests import samples
 from tests.world import World
 from workflows import proxies
@@ -21,13 +21,7 @@ OCT_30 = date(2025, 10, 30)
 
 
 def add_staff(world, no, name, *roles) -> int:
-    with world.uow() as uow:
-        staff = Staff(school_id=world.school_id, staff_no=no, name=name)
-        uow.session.add(staff)
-        uow.session.flush()
-        uow.session.add_all(StaffRole(school_id=world.school_id, staff_id=staff.id, role=r) for r in roles)
-        uow.session.commit()
-        return staff.id
+    return world.add_staff(no, name, *roles)
 
 
 def audit_rows(world, kind: str) -> list[AuditEntry]:

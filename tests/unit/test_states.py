@@ -13,6 +13,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 import states
 from states import BatchMachine, CourseOutcomeMachine, PerformanceMachine, ReceiptMachine
+from states.grade_correction import GradeCorrectionMachine
 
 # (source, event, target)
 COURSE_OUTCOME_TABLE = {
@@ -89,6 +90,26 @@ BATCH_STATES = {"prepared", "exported", "submitted", "receipt_imported", "confir
                 "cancelled"}
 BATCH_FINAL = {"closed", "cancelled"}
 
+# The grade-correction request (issue 6, seed 002's 學生學業成績更正申請表): the paper's signatures in
+# order, send-back from every signed state, withdraw a draft.
+GRADE_CORRECTION_TABLE = {
+    ("drafted", "sign_teacher", "teacher_signed"),
+    ("teacher_signed", "sign_clerk", "clerk_signed"),
+    ("clerk_signed", "sign_registry_head", "registry_head_signed"),
+    ("registry_head_signed", "sign_director", "director_signed"),
+    ("director_signed", "sign_principal", "principal_signed"),
+    ("principal_signed", "enter_grades", "entered"),
+    ("teacher_signed", "send_back", "drafted"),
+    ("clerk_signed", "send_back", "drafted"),
+    ("registry_head_signed", "send_back", "drafted"),
+    ("director_signed", "send_back", "drafted"),
+    ("principal_signed", "send_back", "drafted"),
+    ("drafted", "withdraw", "withdrawn"),
+}
+GRADE_CORRECTION_STATES = {"drafted", "teacher_signed", "clerk_signed", "registry_head_signed", "director_signed",
+                           "principal_signed", "entered", "withdrawn"}
+GRADE_CORRECTION_FINAL = {"entered", "withdrawn"}
+
 SPECS = {
     "course_outcome": (CourseOutcomeMachine, "draft", COURSE_OUTCOME_STATES, COURSE_OUTCOME_FINAL,
                        COURSE_OUTCOME_TABLE),
@@ -96,6 +117,8 @@ SPECS = {
                     PERFORMANCE_TABLE),
     "receipt": (ReceiptMachine, "issued", RECEIPT_STATES, RECEIPT_FINAL, RECEIPT_TABLE),
     "batch": (BatchMachine, "prepared", BATCH_STATES, BATCH_FINAL, BATCH_TABLE),
+    "grade_correction": (GradeCorrectionMachine, "drafted", GRADE_CORRECTION_STATES, GRADE_CORRECTION_FINAL,
+                         GRADE_CORRECTION_TABLE),
 }
 
 

@@ -12,6 +12,7 @@ from persistence.mail import SmtpMailer, SmtpSettings
 from persistence.migrate import current_revision, head_revision, upgrade
 from web.cli.backup_cli import backup, restore
 from web.cli.batch import batch
+from web.cli.fsck_cli import fsck
 from web.cli.policy import policy
 from web.cli.receipts_cli import receipts
 from web.cli.transfer_cli import transfer
@@ -109,6 +110,7 @@ main.add_command(batch)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(transfer)
+main.add_command(fsck)
 
 
 @main.group(help="資料庫。")

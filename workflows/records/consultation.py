@@ -21,7 +21,7 @@ from workflows.actors import Actor, OnBehalf
 from workflows.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
                              taipei_date, to_taipei)
 from workflows.csv_rows import Column, Parsed, Row, RowError, parse_date, parse_file
-from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation
+from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
 from workflows.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file, format_size,
                                  safe_display_name)
 from workflows.imports import ImportRejected
@@ -242,7 +242,7 @@ def _store(uow: UnitOfWork, upload: Upload) -> _Stored:
     except FileTooLarge as error:
         raise _too_large() from error
     except StorageError as error:
-        raise RuleViolation(str(error), rule="storage_failed", field="file") from error
+        raise StorageFailed(error.message, reason=error.reason, field="file") from error
     return _Stored(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
 
 

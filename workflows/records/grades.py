@@ -10,6 +10,10 @@ agrees with the score (≥ 60) unless a make-up score of 60 or more is given; cr
 when passed; a score may be blank only for a credit transfer; a course code carries this
 school's code, except a credit transfer's (a course taken elsewhere, e.g. before a transfer).
 The operations themselves are cadre.py's shared ones.
+
+The grade lock 成績檢核日: after the last day (Asia/Taipei) of the term's grade-check window
+(calendar kind grade_check; a year grade, semester 0, follows semester 2's) no grade of that term is
+entered, corrected, deleted or imported directly: workflows/grade_corrections.py is the way then.
 """
 from __future__ import annotations
 
@@ -18,14 +22,17 @@ from datetime import datetime
 from functools import lru_cache
 
 from persistence.tables import GRADE_RECORD_KINDS, GradeRecord
+from workflows import calendar
 from workflows.actors import Actor
+from workflows.clock import format_deadline
 from workflows.course_code import CourseCodeError, parse_course_code
-from workflows.csv_rows import Parsed, _academic_year, _boolean, _grade, _lookup, _semester, _table
+from workflows.csv_rows import Parsed, RowError, _academic_year, _boolean, _grade, _lookup, _semester, _table
+from workflows.errors import DomainError, RuleViolation
 from workflows.records.cadre import (Correction, Field, ImportCounts, Line, LimitError, Listed,
-                                     RecordKind, correct, delete, enter, import_csv, listing, may_enter,
-                                     one, parse_csv, text, whole_number)
-from workflows.records.common import GRADE
-from workflows.unit_of_work import UnitOfWork
+                                     RecordKind, RowsRejected, correct, delete, enter, import_csv, listing,
+                                     may_enter, one, parse_csv, text, value_of, whole_number)
+from workflows.records.common import GRADE, forbid_students, require_owner
+from workflows.unit_of_work import UnitOfWork, now_or
 
 RECORD_KINDS = {"semester": "學期", "year": "學年", "makeup": "補考", "retake": "重修", "remedial": "補修",
                 "credit_transfer": "學分抵免"}
@@ -146,11 +153,54 @@ def _kind(uow: UnitOfWork) -> RecordKind:
     return kind_for(uow.school.code)
 
 
+# -- the grade lock 成績檢核日 ------------------------------------------------------------------------
+
+def locked_since(uow: UnitOfWork, academic_year: int, semester: int) -> datetime | None:
+    """When the term's grades locked: the end of its grade-check window (semester 0, the year grade:
+    semester 2's); None when the school has not set one."""
+    window = calendar.find(uow, "grade_check", academic_year, semester or 2)
+    return window.ends_at if window is not None else None
+
+
+def _lock_message(academic_year: int, semester: int, ends_at: datetime) -> str:
+    return (f"{academic_year} 學年度{SEMESTERS.get(semester, semester)}的成績已於成績檢核日 "
+            f"{format_deadline(ends_at)} 後鎖定，不能直接登錄、更正或刪除；如需更正，請由任課教師提出"
+            "「成績更正申請」（學生學業成績更正申請），經核定後由成績登錄人登錄。")
+
+
+def require_unlocked(uow: UnitOfWork, academic_year: int, semester: int, now: datetime) -> None:
+    """RuleViolation(rule="grades_locked") naming the grade-check day, once it has passed."""
+    ends_at = locked_since(uow, academic_year, semester)
+    if ends_at is not None and now >= ends_at:
+        raise RuleViolation(_lock_message(academic_year, semester, ends_at), rule="grades_locked",
+                            field="semester", limit=ends_at.isoformat())
+
+
+def _require_owner(uow: UnitOfWork, actor: Actor, doing: str, now: datetime) -> None:
+    """Who may act is heard before the lock (a student hears he may not, not that it is locked)."""
+    forbid_students(actor)
+    require_owner(uow, actor, GRADE, doing, now=now)
+
+
+def _term(raw_year, raw_semester) -> tuple[int, int] | None:
+    """The term a form or caller names, or None when the values are bad (enter() says why)."""
+    try:
+        return value_of(FIELDS[0], raw_year), value_of(FIELDS[1], raw_semester)
+    except DomainError:
+        return None
+
+
 def enter_grade(uow: UnitOfWork, actor: Actor, *, student_id: int | None = None, student_no: str | None = None,
                 academic_year, semester, record_kind="semester", course_code, subject, grade_level, credits,
                 score=None, passed, makeup_score=None, credit_counted, now: datetime | None = None) -> GradeRecord:
     """Enter one course result for the student (by id, or by 學號 as a form gives it). Values may
-    be typed or text as a clerk writes it (114, 0 or 學年, 補考, 是/否)."""
+    be typed or text as a clerk writes it (114, 0 or 學年, 補考, 是/否). Refused once the term is
+    locked (grades_locked)."""
+    now = now_or(now)
+    _require_owner(uow, actor, "登錄", now)
+    term = _term(academic_year, semester)
+    if term is not None and None not in term:
+        require_unlocked(uow, *term, now)
     return enter(uow, actor, _kind(uow), student_id=student_id, student_no=student_no, now=now,
                  raw=dict(academic_year=academic_year, semester=semester, record_kind=record_kind,
                           course_code=course_code, subject=subject, grade_level=grade_level, credits=credits,
@@ -160,12 +210,25 @@ def enter_grade(uow: UnitOfWork, actor: Actor, *, student_id: int | None = None,
 def correct_grade(uow: UnitOfWork, actor: Actor, record_id: int, *, expected_version: int | None,
                   now: datetime | None = None, **fields) -> Correction:
     """Change the given fields (EDITABLE); the rules are checked on the result. The audit reason
-    lists 「欄位：舊 → 新」; when nothing differs nothing is stored and `changes` is empty."""
+    lists 「欄位：舊 → 新」; when nothing differs nothing is stored and `changes` is empty. Refused
+    when the record's term, or the term it would move to, is locked."""
+    now = now_or(now)
+    _require_owner(uow, actor, "更正", now)
+    record = uow.get(GradeRecord, record_id, what="學業成績")
+    require_unlocked(uow, record.academic_year, record.semester, now)
+    if "academic_year" in fields or "semester" in fields:
+        term = _term(fields.get("academic_year", record.academic_year), fields.get("semester", record.semester))
+        if term is not None and None not in term:
+            require_unlocked(uow, *term, now)
     return correct(uow, actor, _kind(uow), record_id, expected_version=expected_version, raw=fields, now=now)
 
 
 def delete_grade(uow: UnitOfWork, actor: Actor, record_id: int, *, expected_version: int | None,
                  reason: str, now: datetime | None = None) -> None:
+    now = now_or(now)
+    _require_owner(uow, actor, "刪除", now)
+    record = uow.get(GradeRecord, record_id, what="學業成績")
+    require_unlocked(uow, record.academic_year, record.semester, now)
     delete(uow, actor, _kind(uow), record_id, expected_version=expected_version, reason=reason, now=now)
 
 
@@ -190,7 +253,20 @@ def parse_grades_csv(data: bytes, *, school_code: str) -> Parsed[Line]:
 
 def import_grades_csv(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime | None = None) -> ImportCounts:
     """Columns 學號, 學年度, 學期, 成績類別, 課程代碼, 科目名稱, 年級, 學分數, 學期成績, 及格, 補考成績,
-    採計學分 (docs/records.md)."""
+    採計學分 (docs/records.md). A row of a locked term is a row error: nothing is imported."""
+    now = now_or(now)
+    _require_owner(uow, actor, "匯入", now)
+    parsed = parse_csv(_kind(uow), data)
+    since = {}
+    locked = []
+    for line in parsed.rows:
+        term = (line.values["academic_year"], line.values["semester"])
+        if term not in since:
+            since[term] = locked_since(uow, *term)
+        if since[term] is not None and now >= since[term]:
+            locked.append(RowError(line.line, "學期", _lock_message(*term, since[term])))
+    if locked:
+        raise RowsRejected(_kind(uow).label, sorted([*parsed.errors, *locked], key=lambda e: e.line))
     return import_csv(uow, actor, _kind(uow), data, now=now)
 
 

@@ -297,12 +297,14 @@ def test_create_export_download_submit_and_import_receipts(client, site):
     assert "註冊組林組長" in history
 
 
-def test_a_new_confirmation_window_too_short_is_refused_and_a_long_enough_one_is_set(client, site, tmp_path):
+def test_new_dates_on_the_receipt_form_set_the_batch_own_window_and_leave_the_year_window(client, site, tmp_path):
     world = site
     batch_id = exported_batch(world, tmp_path / "exports")
     world.run(batches.submit_batch, world.staff(), batch_id, now=LATER)
     items = items_by_student(world)
-    sign_in(client, "registry")
+    sign_in(client, "equipment")  # a submission office: not the calendar's, may still date its batch
+    form = text(client.get(f"{PAGE}/{batch_id}"))
+    assert "設定本批次自己的確認期間" in form and f"{YEAR} 學年度的確認期間不變" in form
     before = snapshot(world)
     short = post_form(client, f"{PAGE}/{batch_id}/receipts", {
         "window_id": "", "first_day": "2026-10-01", "last_day": "2026-10-14",
@@ -311,14 +313,14 @@ def test_a_new_confirmation_window_too_short_is_refused_and_a_long_enough_one_is
     assert short.status_code == 422
     assert "少於本校規定的 15 日" in text(short)
     assert 'value="2026-10-01"' in text(short) and '<option value="" selected>' in text(short)  # kept as typed
-    assert snapshot(world) == before  # neither the window nor the batch moved
+    assert snapshot(world) == before  # no window made, the batch unmoved
 
     bad_file = post_form(client, f"{PAGE}/{batch_id}/receipts", {
         "window_id": "", "first_day": "2026-10-01", "last_day": "2026-10-15",
         "receipt_file": (io.BytesIO(receipt_csv(world, {0: items[0]})), "r.csv")}, page=PAGE,
         content_type="multipart/form-data")
     assert bad_file.status_code == 422 and "不在收訖明細中" in text(bad_file)
-    assert snapshot(world) == before  # good dates, bad file: the window is not moved either
+    assert snapshot(world) == before  # good dates, bad file: no window either
 
     done = post_form(client, f"{PAGE}/{batch_id}/receipts", {
         "window_id": "", "first_day": "2026-10-01", "last_day": "2026-10-15",
@@ -326,9 +328,14 @@ def test_a_new_confirmation_window_too_short_is_refused_and_a_long_enough_one_is
         content_type="multipart/form-data")
     assert done.status_code == 302, text(done)[:2000]
     with world.uow() as uow:
-        window = uow.get(Window, world.receipt_window_id)  # the year's one window, moved
-        assert (window.starts_at, window.ends_at) == (start_of_day(date(2026, 10, 1)), end_of_day(date(2026, 10, 15)))
-    assert batch_of(world, batch_id).state == "confirmation_open"
+        year_window = uow.get(Window, world.receipt_window_id)  # as World defined it
+        assert (year_window.starts_at, year_window.ends_at) == (start_of_day(date(2026, 10, 4)),
+                                                                end_of_day(date(2026, 10, 18)))
+        own = uow.session.scalars(select(Window).where(Window.batch_id == batch_id)).one()
+        assert (own.starts_at, own.ends_at) == (start_of_day(date(2026, 10, 1)), end_of_day(date(2026, 10, 15)))
+        assert set(uow.session.scalars(select(Receipt.window_id))) == {own.id}
+    batch = batch_of(world, batch_id)
+    assert (batch.state, batch.confirmation_window_id) == ("confirmation_open", own.id)
 
 
 def test_cancel_needs_a_reason_and_frees_the_students(client, site):

@@ -112,3 +112,19 @@ def test_each_school_shows_only_its_own_windows_and_no_personal_data(client, wor
     text = mine + ics.decode()
     for personal in ("學生0", "王老師", "陳組長", "@student.example.edu.tw", "@staff.example.edu.tw", "A1"):
         assert personal not in text
+
+
+def test_every_window_kind_has_its_meaning_and_rule(client, world):
+    """A school may define any window kind the calendar knows, the grade-check day included: the
+    page and every feed must still answer (a kind missing from the audience table would fail)."""
+    from persistence.tables import WINDOW_KINDS
+    from web.calendar_pages import WINDOW_AUDIENCES
+
+    assert set(WINDOW_AUDIENCES) == set(WINDOW_KINDS)
+    with world.uow() as uow:
+        calendar.define_window(uow, uow.staff_actor(world.staff_id), "grade_check", 114, 1,
+                               date(2026, 1, 20), date(2026, 2, 6), now=IN_UPLOAD)
+        uow.commit()
+    page = client.get("/calendar/013301?academic_year=114")
+    assert page.status_code == 200 and "成績更正申請" in page.get_data(as_text=True)
+    assert any("成績" in str(e.get("SUMMARY")) for e in _events(_feed(client, "teachers")).values())

@@ -415,9 +415,9 @@ def test_status_pages_need_sign_in(client, people):
 
 def test_diagrams_page_draws_every_machine(staff_client):
     html, _ = page(staff_client, "/staff/diagrams")
-    assert html.count("<svg") == 4
-    for label in ("課程學習成果", "多元表現", "收訖明細", "提交批次", "已送出認證", "逾期視為確認", "提出疑義",
-                  "已匯出名冊"):
+    assert html.count("<svg") == 5
+    for label in ("課程學習成果", "多元表現", "收訖明細", "提交批次", "成績更正申請", "已送出認證", "逾期視為確認",
+                  "提出疑義", "已匯出名冊"):
         assert label in html
     assert "<script" not in html
 
