@@ -176,3 +176,42 @@ def test_ids_guessed_across_schools_answer_404_without_data(db, files, app, clie
             tried += 1
             assert response.status_code in (403, 404), (who, school, receipt_id, response.status_code)
     _save("idor", {"guessed_requests": tried, "answered_403_or_404": tried})
+
+
+def test_no_page_or_api_answer_shows_a_whole_id_number_to_teachers_students_or_guardians(
+        app, client, world, people):
+    """身分證號 is personal data: on every page and API answer a teacher, a homeroom teacher, a
+    student or a guardian can open, no student's whole ID number appears (where one is shown, it
+    is masked, A12****789: tests/integration/web/test_semester_receipt_pages.py); the submission
+    offices (ID_NUMBER_ROLES) are the ones who need it whole."""
+    from persistence.tables import Student
+    from tests.world import IN_UPLOAD
+    from workflows import certification
+
+    app.config["NOW"] = IN_UPLOAD
+    item = world.upload(0, course_id=world.course_id, title="身分證遮罩檢查")
+    world.run(certification.submit, world.student(0), item, now=IN_UPLOAD)
+    with world.uow() as uow:
+        ids = [s.national_id for s in uow.session.scalars(uow.select(Student))]
+    values = {"student_id": world.student_ids[0], "item_id": item}
+    paths = set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static" or not set(rule.arguments) <= set(values):
+            continue
+        if any(part in rule.rule for part in ("download", ".zip", "/file", "preview", ".ics", "template")):
+            continue  # files and archives: the student's own data, not pages
+        paths.add(rule.build({k: values[k] for k in rule.arguments})[1])
+    opened = 0
+    for who in ("teacher", "teacher2", "parent", "stu0"):
+        sign_in(client, who)
+        headers = api_token(client, who)
+        for path in sorted(paths):
+            answer = client.get(path, headers=headers if path.startswith("/api/") else None)
+            if answer.status_code != 200:
+                continue
+            opened += 1
+            body = answer.get_data(as_text=True)
+            leaked = [nid for nid in ids if nid in body]
+            assert not leaked, (who, path)
+    assert opened >= 20  # the check looked at real pages, not only refusals
+    _save("id_masking", {"paths": len(paths), "answers_checked": opened, "full_id_numbers_shown": 0})
