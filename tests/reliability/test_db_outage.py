@@ -10,6 +10,12 @@ more reads a page with a signed-in session; the proxy is cut for a few seconds s
     python -m pytest -s tests/reliability/test_db_outage.py            # 3 cuts
     python -m pytest -s tests/reliability/test_db_outage.py --heavy    # 15 cuts
 
+The literal scenario — the PostgreSQL server itself stopped (`pg_ctlcluster … stop -m fast`) and
+started — runs only when asked for, because it stops the server for every database on the
+machine (run it on a machine of its own, as root):
+
+    PORTFOLIO_TEST_RESTART_PG=1 python -m pytest -s tests/reliability/test_db_outage.py -k restart
+
 PostgreSQL only (PORTFOLIO_TEST_PG_URL); without a server it skips with the reason, except in CI.
 """
 from __future__ import annotations
@@ -59,6 +65,46 @@ def _die_with_parent() -> None:
     import signal
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class ServerRestart:
+    """The real thing: stop the local PostgreSQL cluster (fast: every session is ended) and start
+    it again. Same interface as TcpProxy, so the scenario is the same."""
+
+    accepted = reset = refused = 0
+
+    def __init__(self):
+        versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+        if not versions:
+            pytest.skip("no local PostgreSQL cluster to restart (/etc/postgresql)")
+        self.version = versions[-1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.restore()
+
+    def url_for(self, url: str) -> str:
+        return url
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action, *extra],
+                       check=True, capture_output=True, timeout=120)
+
+    def cut(self) -> None:
+        self._ctl("stop", "-m", "fast")
+        self.reset += 1
+
+    def restore(self) -> None:
+        status = subprocess.run(["pg_ctlcluster", self.version, "main", "status"], capture_output=True)
+        if status.returncode != 0:
+            self._ctl("start")
+            for _ in range(60):  # until it accepts connections again
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", 5432)) == 0:
+                        return
+                time.sleep(0.5)
 
 
 @pytest.fixture
@@ -290,7 +336,13 @@ def _check_after(port: int, headers: dict, school: School, tally: Tally, probes:
     return False
 
 
-def test_database_outages_under_load_answer_503_and_the_service_recovers(pg_db, tmp_path, heavy):
+@pytest.mark.parametrize("outage", [
+    "proxy",
+    pytest.param("restart", marks=pytest.mark.skipif(
+        os.environ.get("PORTFOLIO_TEST_RESTART_PG") != "1",
+        reason="stops the machine's PostgreSQL server: set PORTFOLIO_TEST_RESTART_PG=1 on a machine of its own")),
+])
+def test_database_outages_under_load_answer_503_and_the_service_recovers(pg_db, tmp_path, heavy, outage):
     cuts = 15 if heavy else 3
     per_client = 4000 if heavy else 1000  # more than the clients reach: the load lasts all cuts
     school = School(pg_db)
@@ -301,7 +353,9 @@ def test_database_outages_under_load_answer_503_and_the_service_recovers(pg_db, 
     figures: dict = {"cuts": cuts, "cut_seconds": CUT_SECONDS, "up_seconds": UP_SECONDS, "gunicorn_workers": 2,
                      "client_threads": CLIENTS + STUDENTS + 1}
 
-    with TcpProxy(pg_port, make_url(PG_URL).host or "127.0.0.1") as proxy:
+    outage_of = ServerRestart() if outage == "restart" else TcpProxy(pg_port, make_url(PG_URL).host or "127.0.0.1")
+    figures["outage"] = "PostgreSQL server stopped and started" if outage == "restart" else "TCP proxy cut"
+    with outage_of as proxy:
         server = Gunicorn(proxy.url_for(PG_URL), tmp_path)
         try:
             teacher = token(server.port, "outage.teacher")
@@ -356,8 +410,9 @@ def test_database_outages_under_load_answer_503_and_the_service_recovers(pg_db, 
         **consistency,
     })
     print("\ndatabase outage under load:", json.dumps(figures, ensure_ascii=False, indent=1))
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
+    artifact = ARTIFACT if outage == "proxy" else ARTIFACT.with_name("db_outage-restart.json")
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    artifact.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
 
     assert tally.statuses[503] > 0, "no request met an outage: the test proved nothing"
     assert not [s for s in tally.statuses if s >= 500 and s != 503], tally.statuses
