@@ -59,6 +59,15 @@ def audit(uow: UnitOfWork, kind: str, record, *, event: str, actor: Actor, at: d
          file_hash=file_hash)
 
 
+def delete_audited(uow: UnitOfWork, kind: str, record, *, actor: Actor, at: datetime, why: str,
+                   snapshot: str, file_hash: str | None = None) -> None:
+    """Delete a record; its audit row keeps the reason and everything the record said. Commits."""
+    audit(uow, kind, record, event="delete", actor=actor, at=at, reason=f"刪除原因：{why}；原紀錄：{snapshot}",
+          file_hash=file_hash)
+    uow.session.delete(record)
+    uow.commit()
+
+
 def require_version(record, expected_version: int | None, kind: str) -> None:
     """The stale-page guard: the form carried the version it showed."""
     if expected_version is not None and expected_version != record.version:

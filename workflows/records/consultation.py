@@ -346,11 +346,8 @@ def delete_consultation(uow: UnitOfWork, actor: Actor, record_id: int, *, reason
     acting = _keeper(actor, found, record)
     common.require_version(record, expected_version, KIND)
     student = common.require_student(uow, record.student_id)
-    common.audit(uow, KIND, record, event="delete", actor=acting, at=now,
-                 reason=f"刪除原因：{why}；原紀錄：{_snapshot(record, student.student_no)}",
-                 file_hash=record.file_sha256)
-    uow.session.delete(record)
-    uow.commit()
+    common.delete_audited(uow, KIND, record, actor=acting, at=now, why=why,
+                          snapshot=_snapshot(record, student.student_no), file_hash=record.file_sha256)
 
 
 # -- what the pages show --------------------------------------------------------------------------

@@ -180,10 +180,8 @@ def delete_exploration(uow: UnitOfWork, actor: Actor, record_id: int, *, reason:
     record = uow.get(ExplorationRecord, record_id, for_update=True, what="學群探索紀錄")
     common.require_version(record, expected_version, KIND)
     student = common.require_student(uow, record.student_id)
-    common.audit(uow, KIND, record, event="delete", actor=acting, at=now,
-                 reason=f"刪除原因：{why}；原紀錄：{_snapshot(record, student.student_no)}")
-    uow.session.delete(record)
-    uow.commit()
+    common.delete_audited(uow, KIND, record, actor=acting, at=now, why=why,
+                          snapshot=_snapshot(record, student.student_no))
 
 
 # -- what the pages show --------------------------------------------------------------------------
