@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
                      student, teacher)
     from web import calendar_pages, working_group
     from web import grade_corrections
+    from web import account, account_admin
 
     filters.install(app)
     errors.install(app)
@@ -78,6 +79,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(working_group.bp)
     app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(grade_corrections.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(account_admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes bearer tokens, never cookies
 

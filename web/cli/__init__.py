@@ -17,6 +17,7 @@ from web.cli.policy import policy
 from web.cli.receipts_cli import receipts
 from web.cli.transfer_cli import transfer
 from workflows import calendar as school_calendar
+from workflows.accounts import PASSWORD_MIN
 from workflows.actors import Actor
 from workflows.errors import DomainError
 from workflows.clock import format_taipei
@@ -404,6 +405,32 @@ def user_add(ctx, username, role, school_code, student_nos, staff_no, name, pass
             return account.name
     who = run(action)
     click.echo(f"已建立帳號 {username}（{who}，{role}）")
+
+
+@user.command("passwd", help=f"設定帳號的密碼（至少 {PASSWORD_MIN} 字元，不能和目前的相同）；這個帳號原有的登入和 API 權杖都會失效。"
+                             "密碼由標準輸入（一行）或提示輸入兩次。")
+@click.argument("username")
+@click.option("--school", "school_code", metavar="CODE", help="帳號所屬學校的代碼（可省略：帳號在全平臺唯一）。")
+@click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
+@pass_context
+def user_passwd(ctx, username, school_code, password_stdin) -> None:
+    from workflows import passwords
+    from workflows.schools import school_by_code
+
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("新密碼", hide_input=True, confirmation_prompt="再輸入一次新密碼")
+
+    def action():
+        school_id = (school_by_code(ctx.db, school_code).id if school_code
+                     else passwords.school_of_username(ctx.db, username))
+        with UnitOfWork(ctx.db, school_id, ctx.files) as uow:
+            account = passwords.set_password(uow, OPERATOR, username, password, now=_now())
+            uow.commit()
+            return account.name
+    who = run(action)
+    click.echo(f"已設定帳號 {username.strip()}（{who}）的密碼；這個帳號原有的登入和 API 權杖都已失效。")
 
 
 def raise_missing(option: str):

@@ -5,6 +5,10 @@ Same rule as the API's matrix (test_access_matrix.py): whoever may not see the t
 as for an id that does not exist; whoever may see it but not use this page or do this gets 403;
 the student- and teacher-only pages answer 403 to the wrong kind of account. Nothing of the
 owner's shows unless the cell allows it, and only an allowed act changes anything stored.
+
+The account pages: everyone reaches their own 變更密碼 page; the 帳號管理 list, the owner's
+重設密碼 page and the reset itself are the school's admin's only (anyone else 403, whatever the
+id), and another school's admin gets 404 for the owner's account and none of it in a search.
 """
 from __future__ import annotations
 
@@ -12,31 +16,33 @@ import re
 
 import pytest
 
+from persistence.tables import Account
 from tests.integration.web.conftest import PASSWORD
 from tests.integration.web.test_access_matrix import ROLES, Scene, _stored
 
 PAGES = ("student items", "student receipts", "item file", "teacher item", "timeline",
-         "POST submit", "POST certify")
+         "POST submit", "POST certify", "change password", "account list", "reset page", "POST reset")
 
-# (status, shows the owner's data) per page, in the order of PAGES.
-OK, SEEN = 200, "seen"
+# (status, shows the owner's data) per page, in the order of PAGES. DONE: an act answered with a
+# page (200, the owner's data on it) that changed something stored — the reset's one-time page.
+OK, SEEN, DONE = 200, "seen", "done"
 SAME_SCHOOL = {
-    "owner":            (SEEN, SEEN, OK,  403, 403, 302, 403),
-    "other student":    (404,  404,  404, 403, 403, 404, 403),
-    "guardian":         (SEEN, SEEN, OK,  403, 403, 302, 403),
-    "subject teacher":  (404,  404,  OK,  SEEN, 403, 404, 302),
-    "other teacher":    (404,  404,  404, 404, 403, 404, 404),
-    "homeroom teacher": (SEEN, SEEN, OK,  404, SEEN, 403, 404),
-    "staff office":     (SEEN, SEEN, OK,  404, SEEN, 403, 404),
+    "owner":            (SEEN, SEEN, OK,  403, 403, 302, 403, OK, 403,  403,  403),
+    "other student":    (404,  404,  404, 403, 403, 404, 403, OK, 403,  403,  403),
+    "guardian":         (SEEN, SEEN, OK,  403, 403, 302, 403, OK, 403,  403,  403),
+    "subject teacher":  (404,  404,  OK,  SEEN, 403, 404, 302, OK, 403,  403,  403),
+    "other teacher":    (404,  404,  404, 404, 403, 404, 404, OK, 403,  403,  403),
+    "homeroom teacher": (SEEN, SEEN, OK,  404, SEEN, 403, 404, OK, 403,  403,  403),
+    "staff office":     (SEEN, SEEN, OK,  404, SEEN, 403, 404, OK, SEEN, SEEN, DONE),
 }
 OTHER_SCHOOL = {
-    "owner":            (404, 404, 404, 403, 403, 404, 403),
-    "other student":    (404, 404, 404, 403, 403, 404, 403),
-    "guardian":         (404, 404, 404, 403, 403, 404, 403),
-    "subject teacher":  (404, 404, 404, 404, 403, 404, 404),
-    "other teacher":    (404, 404, 404, 404, 403, 404, 404),
-    "homeroom teacher": (404, 404, 404, 404, 404, 404, 404),
-    "staff office":     (404, 404, 404, 404, 404, 404, 404),
+    "owner":            (404, 404, 404, 403, 403, 404, 403, OK, 403, 403, 403),
+    "other student":    (404, 404, 404, 403, 403, 404, 403, OK, 403, 403, 403),
+    "guardian":         (404, 404, 404, 403, 403, 404, 403, OK, 403, 403, 403),
+    "subject teacher":  (404, 404, 404, 404, 403, 404, 404, OK, 403, 403, 403),
+    "other teacher":    (404, 404, 404, 404, 403, 404, 404, OK, 403, 403, 403),
+    "homeroom teacher": (404, 404, 404, 404, 404, 404, 404, OK, 403, 403, 403),
+    "staff office":     (404, 404, 404, 404, 404, 404, 404, OK, OK,  404, 404),
 }
 ROWS = [pytest.param(school, role, table[role], id=f"{school}-{role}")
         for school, table in (("013301", SAME_SCHOOL), ("013302", OTHER_SCHOOL)) for role in table]
@@ -45,7 +51,17 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def scene(db, files, app) -> Scene:
-    return Scene(db, files, app)
+    scene = Scene(db, files, app)
+    with scene.home.uow() as uow:
+        scene.owner_account = uow.session.scalar(uow.select(Account.id).where(Account.username == "stu0.013301"))
+    return scene
+
+
+def _stored_with_password(scene: Scene) -> dict:
+    """_stored, and the owner's password hash (the reset's column changes that only)."""
+    with scene.home.uow() as uow:
+        password = uow.get(Account, scene.owner_account).password_hash
+    return {**_stored(scene), ("account", scene.owner_account): password}
 
 
 def _sign_in(client, username: str) -> None:
@@ -76,6 +92,15 @@ def _request(client, scene: Scene, page: str):
     if page == "POST certify":
         return client.post(f"/teacher/items/{submitted}/certify",
                            data={"csrf_token": _csrf(client), "version": "2"})
+    if page == "change password":
+        return client.get("/account/password")
+    if page == "account list":  # by username: both schools have a stu0, only one is the owner
+        return client.get("/staff/accounts?q=stu0")
+    if page == "reset page":
+        return client.get(f"/staff/accounts/{scene.owner_account}/reset-password")
+    if page == "POST reset":
+        return client.post(f"/staff/accounts/{scene.owner_account}/reset-password",
+                           data={"csrf_token": _csrf(client)})
     raise AssertionError(page)
 
 
@@ -86,15 +111,16 @@ def test_page_access_matrix(client, scene, school, role, row):
     # re-renders the page they were on); everyone else must never meet any of it.
     may_see = SEEN in row or (role == "owner" and school == "013301")
     for page, expected in zip(PAGES, row, strict=True):
-        before = _stored(scene)
+        before = _stored_with_password(scene)
         response = _request(client, scene, page)
         body = response.get_data(as_text=True)
-        status = 200 if expected in (SEEN, OK) else expected
+        status = 200 if expected in (SEEN, OK, DONE) else expected
         assert response.status_code == status, (page, body[:300])
         secrets = scene.secrets("item")
-        if expected == SEEN:
+        if expected in (SEEN, DONE):
             assert any(secret in body for secret in secrets), (page, body[:300])
         elif not may_see:
             leaked = [secret for secret in secrets if secret in body]
             assert not leaked, f"{page}: {leaked} shown to {role} of {school}"
-        assert (_stored(scene) != before) == (status == 302), (page, role, school)
+        changed = _stored_with_password(scene) != before
+        assert changed == (status == 302 or expected == DONE), (page, role, school)

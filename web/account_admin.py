@@ -1,0 +1,59 @@
+"""Accounts 帳號管理 for the school's platform admin (學校平臺管理者): the school's accounts
+(search, pages) and reset a password 重設密碼 to a temporary one, shown once.
+
+Thin: workflows/passwords decides who may (the admin only: anyone else 403; another school's
+account 404) and writes the audit."""
+from __future__ import annotations
+
+from flask import Blueprint, make_response, render_template, request
+
+from web.context import login_required, now, school_uow
+from workflows import passwords
+from workflows.errors import InvalidInput
+
+bp = Blueprint("account_admin", __name__, url_prefix="/staff/accounts")
+
+# The temporary password is on the page: no cache (browser or proxy) may keep a copy.
+NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+
+
+def _page_number(value: str | None) -> int:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 7 else 1
+
+
+@bp.get("/")
+@bp.get("")  # the first registered is the one url_for gives
+@login_required("staff")
+def index():
+    with school_uow() as (uow, actor):
+        listing = passwords.list_accounts(uow, actor, query=request.args.get("q", ""),
+                                          page=_page_number(request.args.get("page")))
+    return render_template("account/admin_index.html", listing=listing)
+
+
+def _confirm_page(account_id: int, *, error: str | None = None, status: int = 200):
+    with school_uow() as (uow, actor):
+        row = passwords.account_for_reset(uow, actor, account_id)
+    return render_template("account/reset_confirm.html", row=row, error=error), status
+
+
+@bp.get("/<int:account_id>/reset-password")
+@login_required("staff")
+def reset_form(account_id: int):
+    return _confirm_page(account_id)
+
+
+@bp.post("/<int:account_id>/reset-password")
+@login_required("staff")
+def reset(account_id: int):
+    try:
+        with school_uow() as (uow, actor):
+            done = passwords.reset_password(uow, actor, account_id, now=now())
+            uow.commit()
+    except InvalidInput as refused:
+        return _confirm_page(account_id, error=refused.message, status=refused.status)
+    # Shown in this answer only: not stored, not flashed into the (signed, readable) cookie.
+    response = make_response(render_template("account/reset_done.html", done=done))
+    response.headers.update(NO_STORE)
+    return response
