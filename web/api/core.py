@@ -92,12 +92,12 @@ def _bearer_account():
         # Read in the session the request's unit of work goes on in (web.context.school_uow):
         # one pooled connection per request.
         session = db().session()
-        g.request_session = (session, None)
-        account, school = load_account_in(session, account_id)
-        g.request_session = (session, school)
+        g.request_session = (session, ())
+        account, held = load_account_in(session, account_id)
+        g.request_session = (session, held)
     elif isinstance(account_id, int):
         with db().session() as session:
-            account, _school = load_account_in(session, account_id)
+            account, _held = load_account_in(session, account_id)
     if account is None or not account.active or payload.get("f") != session_fingerprint(account):
         raise Unauthorized("權杖已失效，請重新取得。")
     return account
@@ -117,7 +117,7 @@ def _body_is_at_hand() -> bool:
 @bp.teardown_request
 def _close_request_session(_error):
     # When no unit of work took the session over (401, 422 before it, an endpoint without one).
-    session, _school = g.pop("request_session", (None, None))
+    session, _held = g.pop("request_session", (None, ()))
     if session is not None:
         session.close()
 
