@@ -64,7 +64,8 @@ OPERATIONS: list[Operation] = []
 _ERROR_TEXT = {400: "格式不正確（例如 JSON 無法解析）", 401: "未登入或權杖無效", 403: "沒有權限",
                404: "找不到（或無權查看）", 409: "狀態不允許或資料已變更", 413: "內容太大",
                422: "輸入不符合規則（指出欄位與規則）",
-               429: "嘗試次數過多，請依 Retry-After 秒數後再試", 503: "暫時無法使用"}
+               429: "嘗試次數過多，請依 Retry-After 秒數後再試", 503: "暫時無法使用（例如檔案無法寫入，未儲存）",
+               507: "伺服器儲存空間不足，檔案未儲存"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -269,7 +270,7 @@ class TokenResponse(Schema):
 
 
 @operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
-           errors=(400, 401, 413, 422), auth=False, description=(
+           errors=(400, 401, 413, 422, 429), auth=False, description=(
                "同一來源位址或同一帳號每分鐘最多嘗試 10 次（與登入頁共用）；超過時回 429 與 Retry-After。"))
 @sign_in_limited
 def token():
