@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from weakref import WeakSet
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
+from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm import Session
 
 from persistence.tables import GradeCorrection, Item, Receipt, SubmissionBatch
@@ -31,7 +32,7 @@ def install(sessions) -> None:
 def _require_audit(session: Session, _context, _instances) -> None:
     announced = session.info.setdefault("audited", WeakSet())
     for row in (*session.new, *session.dirty):
-        if isinstance(row, AUDITED) and inspect(row).attrs.state.history.has_changes():
+        if isinstance(row, AUDITED) and get_history(row, "state").has_changes():
             if row not in announced:
                 raise UnauditedStateChange(
                     f"{type(row).__name__} {row.id} changed state without an audit row")

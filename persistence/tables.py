@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey,
                         ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Text, TypeDecorator, Unicode, UniqueConstraint, text)
+                        Text, TypeDecorator, Unicode, UniqueConstraint, column, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from states import MACHINES, state_ids
@@ -48,9 +48,21 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class _SchoolIdStandIn:
+    """`SchoolScoped.school_id`: every school-scoped table maps its own school_id column; the
+    scoping criterion (persistence/scoping.py) is one lambda analysed once against the marker
+    class, which needs a column there. A descriptor, not a column, so declarative never maps or
+    warns about it; on a mapped class the mapped attribute takes its place."""
+
+    def __get__(self, instance, owner):
+        return column("school_id", Integer)
+
+
 class SchoolScoped:
     """Marker for tables whose rows belong to one school: a school's unit of work sees only its
     own rows of these (see persistence/scoping.py)."""
+
+    school_id = _SchoolIdStandIn()
 
 
 def _in(column: str, values) -> str:

@@ -50,9 +50,10 @@ def school_uow() -> Iterator[tuple[UnitOfWork, Actor]]:
     if account is None:
         raise Forbidden("請先登入。")
     # The session the account was read in, if the request kept one open (the API's bearer
-    # check): continuing in it saves a connection checkout. `_school`, read with the account,
-    # stays referenced here so the unit of work finds it in the (weak) identity map, not by a query.
-    session, _school = g.pop("request_session", (None, None))
+    # check): continuing in it saves a connection checkout. `_held` (the school and staff row read
+    # with the account) stays referenced here so the unit of work finds them in the (weak)
+    # identity map, not by a query.
+    session, _held = g.pop("request_session", (None, ()))
     with UnitOfWork(db(), account.school_id, files(), session=session) as uow:
         actor = actor_of(uow, account)
         if not account_still_open(uow, account, now()):  # a certify-only date passed mid-session

@@ -20,7 +20,7 @@ from workflows.clock import taipei_date
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.roles import Role
 from workflows.transitions import note
-from workflows.unit_of_work import UnitOfWork, now_or, prepare
+from workflows.unit_of_work import UnitOfWork, now_or, prepare, remember_staff_roles
 
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{3,60}")
 PASSWORD_MIN = 10
@@ -177,17 +177,25 @@ def load_account(db: Database, account_id: int) -> Account | None:
         return account
 
 
-def load_account_in(session, account_id: int) -> tuple[Account, School] | tuple[None, None]:
-    """The account (detached) and its school, in one query, in a session the caller goes on
-    using: a unit of work of the account's school opened on that session then finds the school
-    without a query while the caller holds the row returned."""
-    row = session.execute(select(Account, School).join(School, School.id == Account.school_id)
-                          .where(Account.id == account_id)).one_or_none()
-    if row is None:
-        return None, None
-    account, school = row
+def load_account_in(session, account_id: int) -> tuple[Account | None, tuple]:
+    """The account (detached) and the rows read with it, in one query, in a session the caller
+    goes on using: its school and, for a staff account, the staff row, whose roles are left for
+    the first `UnitOfWork.staff_actor` of that session (`remember_staff_roles`). While the
+    caller holds the rows returned, a unit of work of the account's school opened on that
+    session finds the school and the actor without another query."""
+    rows = session.execute(
+        select(Account, School, Staff, StaffRole.role)
+        .join(School, School.id == Account.school_id)
+        .outerjoin(Staff, (Staff.school_id == Account.school_id) & (Staff.id == Account.staff_id))
+        .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
+        .where(Account.id == account_id)).all()
+    if not rows:
+        return None, ()
+    account, school, staff, _role = rows[0]
     session.expunge(account)
-    return account, school
+    if staff is not None:
+        remember_staff_roles(session, staff.id, frozenset(Role(role) for *_, role in rows if role is not None))
+    return account, (school, staff)
 
 
 def actor_of(uow: UnitOfWork, account: Account) -> Actor:

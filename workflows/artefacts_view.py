@@ -47,9 +47,6 @@ OTHER_EVENT_LABELS = {
     "paper_notice": "寄送紙本通知", "purge": "保存期限屆滿刪除", "freeze_selection": "勾選截止",
     "resolve_answered": "疑義已回覆學生", "resolve_resubmit": "疑義：更正後重新提交",
 }
-# The API's history has always called an edit 編輯 (the staff timeline 編輯內容, the teacher's
-# item page 修改內容): a visible wording, kept until someone chooses one for all three.
-_HISTORY_EVENT_LABELS = {**OTHER_EVENT_LABELS, "edit": "編輯"}
 
 
 @dataclass(frozen=True)
@@ -330,7 +327,7 @@ def item_events(uow, actor: Actor, item: Item) -> list[EventView]:
 
 
 def history(uow, subject_kind: str, subject_id: int,
-            other_events: dict[str, str] = _HISTORY_EVENT_LABELS) -> list[HistoryEntry]:
+            other_events: dict[str, str] = OTHER_EVENT_LABELS) -> list[HistoryEntry]:
     """Every audited change of one artefact, oldest first."""
     entries = uow.session.scalars(uow.select(AuditEntry).where(
         AuditEntry.subject_kind == subject_kind, AuditEntry.subject_id == subject_id)

@@ -73,6 +73,14 @@ def find_batch_window(uow, batch_id: int, kind: str = "receipt_confirmation") ->
         Window.batch_id == batch_id, Window.kind == kind)).one_or_none()
 
 
+def windows_of_year(uow, kind: str, academic_year: int) -> list[Window]:
+    """Every window of `kind` for the year: the school's first (any semester), then the batches'
+    own by their first day."""
+    return list(uow.session.scalars(uow.select(Window).where(
+        Window.kind == kind, Window.academic_year == academic_year)
+        .order_by(Window.batch_id.is_not(None), Window.semester, Window.starts_at, Window.id)))
+
+
 def require_open(uow, kind: str, academic_year: int, semester: int, now: datetime,
                  *, doing: str) -> Window:
     """The window, if `now` is inside it; otherwise a RuleViolation saying when it is/was."""

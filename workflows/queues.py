@@ -26,9 +26,6 @@ from workflows.routing import Certifiers
 QUEUE_STATES = ("submitted", "certified", "rejected")
 SORTS = {"waiting": "等候最久優先", "-waiting": "最近送出優先"}
 PER_PAGE_MAX = 200
-# The teacher's item page has always called an edit 修改內容 (artefacts_view.OTHER_EVENT_LABELS
-# says 編輯內容): a visible wording, kept until someone chooses one for every history.
-_HISTORY_EVENT_LABELS = {**artefacts_view.OTHER_EVENT_LABELS, "edit": "修改內容"}
 
 
 @dataclass(frozen=True)
@@ -242,7 +239,7 @@ def queue_item(uow, actor: Actor, item_id: int, *, now: datetime) -> QueueItem:
     item = uow.get(Item, item_id, what="學習歷程項目")
     history = [HistoryEntry(h.at, h.event, h.event_label, h.to_label, h.actor_name, h.on_behalf_name,
                             h.reason)
-               for h in artefacts_view.history(uow, "course_outcome", item_id, _HISTORY_EVENT_LABELS)]
+               for h in artefacts_view.history(uow, "course_outcome", item_id)]
     return QueueItem(row=_row(record, routes, _windows(uow), actor, now),
                      description=item.description, external_link=item.external_link,
                      document_name=item.document_name, media_name=item.media_name, history=history)

@@ -460,8 +460,10 @@ class ReceiptConfirmation:
     total: int
     by_state: dict[str, int]
     days: list[ReceiptDay]
-    window_starts_at: datetime | None
+    window_starts_at: datetime | None  # the school's window of the year
     window_ends_at: datetime | None
+    # Grade-12 batches confirm on dates of their own (批次確認期間): (label, starts, ends) each.
+    batch_windows: tuple[tuple[str, datetime, datetime], ...] = ()
 
     @property
     def confirmed(self) -> int:
@@ -503,9 +505,9 @@ def _receipt_confirmation(uow, scope: Scope, academic_year: int, now: datetime) 
     per_day = {_as_date(d): n for d, n in uow.session.execute(
         select(day, func.count()).select_from(Receipt).join(Student, _student_join(Receipt))
         .where(base, Receipt.state == "confirmed", Receipt.closed_at.is_not(None)).group_by(day))}
-    window = calendar.find(uow, "receipt_confirmation", academic_year, 0)
+    windows = calendar.windows_of_year(uow, "receipt_confirmation", academic_year)
     span: set[date] = set(per_day)
-    if window is not None:
+    for window in windows:  # the school's and every batch's own: the days someone could confirm
         first = taipei_date(window.starts_at)
         last = min(taipei_date(window.ends_at - timedelta(microseconds=1)), taipei_date(now))
         span.update(first + timedelta(days=n) for n in range((last - first).days + 1))
@@ -514,8 +516,12 @@ def _receipt_confirmation(uow, scope: Scope, academic_year: int, now: datetime) 
     for d in sorted(span):
         running += per_day.get(d, 0)
         days.append(ReceiptDay(d, per_day.get(d, 0), running, running / total if total else 0.0))
-    return ReceiptConfirmation(total, by_state, days, window.starts_at if window else None,
-                               window.ends_at if window else None)
+    school = next((w for w in windows if w.batch_id is None and w.semester == 0), None)
+    own = [w for w in windows if w.batch_id is not None]
+    labels = calendar.labels(uow, own) if own else {}
+    return ReceiptConfirmation(total, by_state, days, school.starts_at if school else None,
+                               school.ends_at if school else None,
+                               tuple((labels[w.id], w.starts_at, w.ends_at) for w in own))
 
 
 def receipt_confirmation(uow, actor: Actor, academic_year: int, *,

@@ -185,6 +185,13 @@ class UnitOfWork:
         return Actor("student", student.id, student.name, self.school_id)
 
     def staff_actor(self, staff_id: int) -> Actor:
+        # Read at sign-in in this same session (remember_staff_roles): no query. Taken once, so
+        # a later call in the unit of work (after a change of roles) reads afresh.
+        roles = self.session.info.pop(_SIGNED_IN_ROLES, {}).get(staff_id)
+        staff = self.session.get(Staff, staff_id) if roles is not None else None
+        if staff is not None and staff.school_id == self.school_id:
+            self.hold(staff)
+            return Actor("staff", staff.id, staff.name, self.school_id, roles)
         # The staff member and their roles in one query.
         rows = self.session.execute(
             self.select(Staff).add_columns(StaffRole.role)
@@ -196,6 +203,15 @@ class UnitOfWork:
         self.hold(staff)
         roles = frozenset(Role(role) for _, role in rows if role is not None)
         return Actor("staff", staff.id, staff.name, self.school_id, roles)
+
+
+_SIGNED_IN_ROLES = "portfolio.signed_in_roles"
+
+
+def remember_staff_roles(session: Session, staff_id: int, roles: frozenset[Role]) -> None:
+    """The roles of the staff member just signed in, read with the account (with the staff row
+    in the same session): the first `staff_actor` of that session takes them without a query."""
+    session.info[_SIGNED_IN_ROLES] = {staff_id: roles}
 
 
 def _is_serialisation_failure(error: OperationalError) -> bool:

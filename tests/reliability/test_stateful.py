@@ -65,6 +65,8 @@ MOMENTS = [
     IN_RECEIPT,                 # students confirm or dispute
     utc(2026, 10, 20, 2, 0),    # confirmation closed: deemed confirmed
 ]
+# The MOMENTS at which a semester's course-outcome upload window is open: {index: semester}.
+EDITABLE_SEMESTER = {0: 1, 1: 1, 4: 2}
 SWEEP_EVENTS = {"lock", "expire_certification", "deem_confirmed"}
 # States of a course outcome whose certification stands (the files are the certified ones).
 CERTIFICATION_STANDS = {"certified", "selected", "unselected", "submitted_central", "receipt_confirmed",
@@ -191,11 +193,13 @@ class Workflow(RuleBasedStateMachine):
     # -- rules ----------------------------------------------------------------------------------
 
     @initialize(per_student=st.integers(0, 3), performances=st.integers(0, 2),
-                start=st.sampled_from([0, 2, 3, 4, 6, 6, 7]))
-    def seed(self, per_student, performances, start):
+                start=st.sampled_from([0, 2, 3, 4, 6, 6, 7]), replace_certified=st.booleans())
+    def seed(self, per_student, performances, start, replace_certified):
         """Start with some outcomes (waiting, certified every other one) and performances, and
         the clock at a random period, so that one example of ~30 steps reaches selection and
-        receipts as often as uploads."""
+        receipts as often as uploads. In about half the examples two students then replace a
+        certified outcome's file while the window is still open — one with the same bytes, one
+        with others — which the random rules reach too seldom on their own."""
         for n, student in enumerate(self.students):
             for k in range(per_student):
                 item_id = self.act("upload_outcome", set(), lambda: self.world.run(
@@ -211,6 +215,9 @@ class Workflow(RuleBasedStateMachine):
                     upload_performance, student, student_id=self.world.student_ids[n],
                     academic_year=YEAR, category="competition", title="表現", document=self._document(),
                     now=self.now))
+        if replace_certified:
+            for same_file, item_id in zip((True, False), self._certified_editable()[::per_student or 1]):
+                self._replace_file(item_id, same_file)
         if start:
             self._advance(start)
 
@@ -280,7 +287,9 @@ class Workflow(RuleBasedStateMachine):
 
     def change_file(self, pick, same_file):
         """The student replaces the document: the same bytes keep a certification, others void it."""
-        item_id = self._target(pick, {"certified", "unselected"}, "course_outcome")
+        self._replace_file(self._target(pick, {"certified", "unselected"}, "course_outcome"), same_file)
+
+    def _replace_file(self, item_id: int, same_file: bool) -> None:
         with self.world.uow() as uow:
             item = uow.get(Item, item_id)
             current = item.document_sha256
@@ -289,8 +298,27 @@ class Workflow(RuleBasedStateMachine):
                 document = Upload.of(stream.read(), "作品.pdf")
         else:
             document = self._document()
+        before, done = self.known[("item", item_id)][1], self.figures.outcomes["change_file: done"]
         self.act("change_file", {"void_certification"}, lambda: self.world.run(
             edit_item, self._student_of(item_id), item_id, document=document, now=self.now))
+        if before == "certified" and self.figures.outcomes["change_file: done"] > done:
+            kept = self.known[("item", item_id)][1] == before
+            self.figures.outcomes["certified file replaced by the same bytes: certification kept" if kept
+                                  else "certified file replaced: certification voided"] += 1
+
+    def _certified_editable(self) -> list[int]:
+        """Certified outcomes whose semester's upload window is open now (edits need it)."""
+        semester = EDITABLE_SEMESTER.get(self.clock)
+        return [i for i in self.items if self.known[("item", i)] == ("course_outcome", "certified")
+                and (2 if self.course_of.get(i) == self.world.course_sem2_id else 1) == semester]
+
+    @precondition(lambda self: self._certified_editable())
+    @rule(pick=st.integers(0, 10_000), same_file=st.booleans())
+    def replace_a_certified_file(self, pick, same_file):
+        """The student replaces a certified outcome's file while the upload window is open: other
+        bytes must void the certification, the same bytes keep it. A rule of its own (item_move
+        rarely aims there in the window), and the test requires both to have happened."""
+        self._replace_file(self._pick(self._certified_editable(), pick), same_file)
 
     def delete(self, pick):
         item_id = self._target(pick, {"draft", "rejected", "uploaded", "unselected"})
@@ -430,4 +458,7 @@ def test_random_workflows_keep_every_invariant(db, files, heavy):
     saved[f"stateful[{db.dialect}{'-heavy' if heavy else ''}]"] = out
     ARTIFACT.write_text(json.dumps(saved, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     assert figures.examples > 0 and figures.steps > 0  # the machine really ran
+    # The case a certification's binding to its files exists for was really exercised.
+    assert figures.outcomes["certified file replaced: certification voided"] > 0, figures.outcomes
+    assert figures.outcomes["certified file replaced by the same bytes: certification kept"] > 0, figures.outcomes
     assert figures.transitions > 0

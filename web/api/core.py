@@ -64,7 +64,8 @@ OPERATIONS: list[Operation] = []
 _ERROR_TEXT = {400: "格式不正確（例如 JSON 無法解析）", 401: "未登入或權杖無效", 403: "沒有權限",
                404: "找不到（或無權查看）", 409: "狀態不允許或資料已變更", 413: "內容太大",
                422: "輸入不符合規則（指出欄位與規則）",
-               429: "嘗試次數過多，請依 Retry-After 秒數後再試", 503: "暫時無法使用"}
+               429: "嘗試次數過多，請依 Retry-After 秒數後再試", 503: "暫時無法使用（例如檔案無法寫入，未儲存）",
+               507: "伺服器儲存空間不足，檔案未儲存"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -92,12 +93,12 @@ def _bearer_account():
         # Read in the session the request's unit of work goes on in (web.context.school_uow):
         # one pooled connection per request.
         session = db().session()
-        g.request_session = (session, None)
-        account, school = load_account_in(session, account_id)
-        g.request_session = (session, school)
+        g.request_session = (session, ())
+        account, held = load_account_in(session, account_id)
+        g.request_session = (session, held)
     elif isinstance(account_id, int):
         with db().session() as session:
-            account, _school = load_account_in(session, account_id)
+            account, _held = load_account_in(session, account_id)
     if account is None or not account.active or payload.get("f") != session_fingerprint(account):
         raise Unauthorized("權杖已失效，請重新取得。")
     return account
@@ -117,7 +118,7 @@ def _body_is_at_hand() -> bool:
 @bp.teardown_request
 def _close_request_session(_error):
     # When no unit of work took the session over (401, 422 before it, an endpoint without one).
-    session, _school = g.pop("request_session", (None, None))
+    session, _held = g.pop("request_session", (None, ()))
     if session is not None:
         session.close()
 
@@ -269,7 +270,7 @@ class TokenResponse(Schema):
 
 
 @operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
-           errors=(400, 401, 413, 422), auth=False, description=(
+           errors=(400, 401, 413, 422, 429), auth=False, description=(
                "同一來源位址或同一帳號每分鐘最多嘗試 10 次（與登入頁共用）；超過時回 429 與 Retry-After。"))
 @sign_in_limited
 def token():

@@ -141,8 +141,9 @@ def _student_for_upload(actor, given: int | None) -> int:
 
 @operation("/artefacts", "POST", "上傳一件課程學習成果或多元表現（multipart/form-data）",
            multipart=ArtefactForm, files=FILE_PARTS, response=ArtefactDetailOut, status=201,
-           errors=(403, 404, 413, 422), description=(
-               "學生為自己、家長為所連結的學生（本校規定允許時）上傳；於上傳期間內。檔案依內容檢查格式與大小。"))
+           errors=(403, 404, 413, 422, 503, 507), description=(
+               "學生為自己、家長為所連結的學生（本校規定允許時）上傳；於上傳期間內。檔案依內容檢查格式與大小。"
+               "檔案寫入磁碟並同步後才回 201；儲存空間不足回 507、磁碟寫入失敗回 503，兩者皆未儲存任何資料。"))
 def create_artefact():
     if request.mimetype not in _FORM_TYPES:
         raise InvalidInput("請以 multipart/form-data 送出上傳表單。", field="body", rule="multipart_required")

@@ -3,7 +3,9 @@ route the API has, and true — every status a call really answers is documented
 operation, and every body matches the documented schema."""
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
 from http import HTTPStatus
 
@@ -11,10 +13,12 @@ import pytest
 from openapi_schema_validator import OAS30Validator, validate as validate_instance
 from openapi_spec_validator import validate as validate_spec
 
+from persistence.files import StorageError
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, api_token
 from tests.world import IN_RECEIPT, IN_UPLOAD
 from web.api.core import OPERATIONS, openapi_path
+from web.app import create_app
 from workflows import certification
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -102,7 +106,8 @@ class Conformance:
         return response.get_json()
 
 
-def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, people, world):
+def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, people, world, db, files,
+                                                          monkeypatch):
     check = Conformance(app, client, spec)
     app.config["NOW"] = IN_UPLOAD
     receipt_ids = world.to_receipts((1,))
@@ -131,6 +136,12 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
           data={"kind": "course_outcome", "title": "x",
                 "document": (io.BytesIO(samples.big(app.config["MAX_CONTENT_LENGTH"] + 1)), "a.pdf")})
     check("post", "/api/v1/artefacts", 401)
+    for code, status in ((errno.ENOSPC, 507), (errno.EIO, 503)):  # the disk full, the disk failing
+        def put(*_args, code=code, **_kwargs):
+            raise StorageError.of(OSError(code, os.strerror(code)))
+        with monkeypatch.context() as patched:
+            patched.setattr(files, "put", put)
+            assert upload(student, status)["details"]["reason"] == ("no_space" if status == 507 else "write_error")
 
     check("get", "/api/v1/artefacts", 200, headers=student)
     check("get", "/api/v1/artefacts?kind=performance&per_page=1", 200, headers=office)
@@ -187,6 +198,15 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     check("get", f"{summary}?academic_year=114", 403, headers=student)
     check("get", summary, 422, headers=office)
     check("get", summary, 401)
+
+    # The sign-in limit (on in production, off for the test app): the 11th attempt is refused.
+    limited = create_app({"DATABASE": db, "FILES": files, "TESTING": True, "SECRET_KEY": "k",
+                          "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": True})
+    limited_check = Conformance(limited, limited.test_client(), spec)
+    for _ in range(10):
+        limited_check("post", token, 401, json={"username": "stu1.013301", "password": "wrong password"})
+    limited_check("post", token, 429, json={"username": "stu1.013301", "password": "wrong password"})
+    check.seen |= limited_check.seen
 
     # Every documented status of every operation is one it really gives: each was seen above.
     # (A new endpoint needs its calls here.)

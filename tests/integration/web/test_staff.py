@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from persistence.tables import Account, Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from tests import samples
+from tests.integration.test_batch_windows import LABEL as BATCH_WINDOW_LABEL, define, grade12_batch, import_for
 from tests.integration.web.conftest import csrf_token, sign_in
 from tests.world import IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World, national_id
 from workflows import accounts, certification, receipts, selection, sweeps
@@ -262,6 +263,18 @@ def test_a_course_nobody_can_certify_is_named(app, staff_client, world):
 
 
 # -- receipts ----------------------------------------------------------------------------------
+
+def test_the_receipt_chart_spans_a_batchs_own_window_and_names_it(app, staff_client, world):
+    academic = grade12_batch(world, 0, "academic")
+    own = define(world, academic)  # 2026-09-21 – 10-06: before the year's window (10-04 – 10-18)
+    import_for(world, academic, 0, own)
+    app.config["NOW"] = IN_RECEIPT
+    html, t = page(staff_client, f"/staff/status?year={YEAR}&semester=0")
+    assert row_labels(t["receipt-days"])[0] == "115/09/21"  # the batch's first day
+    assert "115/10/04" in row_labels(t["receipt-days"])  # and the year's days still
+    listed = " ".join(html.split('id="batch-confirmation-windows"')[1].split("</ul>")[0].split())
+    assert BATCH_WINDOW_LABEL in listed and "115/09/21" in listed and "115/10/06" in listed
+
 
 def test_daily_receipt_confirmation_with_deemed_apart(app, staff_client, world):
     ids = world.to_receipts(students=(0, 1, 2))
