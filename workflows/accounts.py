@@ -130,9 +130,9 @@ def authenticate(db: Database, username: str, password: str, *, now: datetime | 
     with prepare(db).session() as session:
         account = session.scalars(select(Account).where(Account.username == (username or "").strip())).one_or_none()
         if account is None:
-            _verify(_DUMMY_HASH, password or "")
+            verify_password(_DUMMY_HASH, password or "")
             raise refused
-        if not _verify(account.password_hash, password or ""):
+        if not verify_password(account.password_hash, password or ""):
             raise refused
         if not account.active or not _person_active(session, account, taipei_date(now_or(now))):
             raise Forbidden("帳號已停用，請洽學校承辦人員。")
@@ -143,7 +143,8 @@ def authenticate(db: Database, username: str, password: str, *, now: datetime | 
         return account
 
 
-def _verify(hashed: str, password: str) -> bool:
+def verify_password(hashed: str, password: str) -> bool:
+    """Whether `password` is the one `hashed` was made from (a malformed hash: no)."""
     try:
         return _hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):

@@ -61,7 +61,7 @@ def change_password(uow: UnitOfWork, actor: Actor, account_id: int, *, current: 
     current, new, confirm = current or "", new or "", confirm or ""
     problems: dict[str, tuple[str, str, int | None]] = {}
     # Always one argon2 verification, also for an empty entry: the answer takes the same time.
-    if not accounts._verify(account.password_hash, current):  # accounts has no public verify
+    if not accounts.verify_password(account.password_hash, current):
         problems["current_password"] = ("目前的密碼不正確，請再輸入一次。" if current else "請輸入目前的密碼。",
                                         "current_password", None)
     rule = _new_password_problem(new)
@@ -267,7 +267,7 @@ def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str, *,
     if rule is not None:
         message, rule_name, limit = rule
         raise InvalidInput(message, field="password", rule=rule_name, limit=limit)
-    if accounts._verify(account.password_hash, password):
+    if accounts.verify_password(account.password_hash, password):
         raise InvalidInput("新密碼不能和目前的密碼相同，請換一個新的。", field="password", rule="not_current")
     _store(uow, account, password, event=SET, actor=actor, now=now, reason=f"設定帳號 {username} 的密碼")
     return account
