@@ -25,6 +25,10 @@ from workflows.clock import utc_now
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# Deadlines a few seconds ahead of real scheduler processes: under pytest-xdist these tests and
+# tests/reliability/test_scheduler_kill9.py run on one worker, one after another, not against each other.
+pytestmark = pytest.mark.xdist_group("scheduler-processes")
+
 
 def _die_with_parent() -> None:
     """In the child: SIGKILL when the test run dies, so an interrupted run leaves no scheduler

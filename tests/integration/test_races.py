@@ -19,6 +19,11 @@ from workflows.uploads import Upload, upload_course_outcome
 
 IN_UPLOAD_SEM2 = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
 
+# Up to 15 PostgreSQL connections at once (the pool's most): under pytest-xdist these tests and
+# tests/reliability/test_races.py (up to 50) run on one worker, one after another, so that the
+# workers together stay within the server's max_connections (100).
+pytestmark = pytest.mark.xdist_group("many-connections")
+
 
 @pytest.fixture
 def world(db, files):

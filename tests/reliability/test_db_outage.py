@@ -58,6 +58,9 @@ CUT_SECONDS = 3.0
 UP_SECONDS = 3.0  # normal service between cuts
 CLIENTS = 6  # certifying threads; one more per student group submits, one reads a page
 
+# Under pytest-xdist: on one worker with tests/reliability/test_uploads_kill9.py, one after another.
+pytestmark = pytest.mark.xdist_group("gunicorn-under-fire")
+
 
 def _die_with_parent() -> None:
     """In gunicorn: SIGKILL when the test run dies, so no server outlives an interrupted run."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import json
 import os
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from persistence.files import CHUNK_BYTES, NO_SPACE_MESSAGE, WRITE_ERROR_MESSAGE
 from persistence.fsck import check
 from persistence.tables import AuditEntry, Item
 from tests import samples
+from tests.artifacts import update_json
 from tests.integration.web.conftest import _cheap_hashes, api_token, app, client, people, world  # noqa: F401
 from tests.world import IN_UPLOAD
 
@@ -160,7 +160,6 @@ def test_a_failing_store_refuses_the_upload_and_keeps_nothing(
                "audit_rows_added": 0, "temp_files_left": 0, "next_upload": accepted.status_code}
     print(f"disk error ({db.dialect}): {figures}")
     # One file for the scenario: each case adds its line ({engine: {step/errno: figures}}).
-    path = ARTIFACTS / "disk-errors.json"
-    recorded = json.loads(path.read_text()) if path.exists() else {}
-    recorded.setdefault(db.dialect, {})[f"{step} / {errno.errorcode[code]}"] = figures
-    path.write_text(json.dumps(recorded, ensure_ascii=False, indent=1))
+    update_json(ARTIFACTS / "disk-errors.json",
+                lambda recorded: recorded.setdefault(db.dialect, {}).update({f"{step} / {errno.errorcode[code]}": figures}),
+                ensure_ascii=False, indent=1)

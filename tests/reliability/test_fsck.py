@@ -3,7 +3,6 @@ removes orphans (and leftover temporary files) only. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import update
 from persistence.fsck import check, repair
 from persistence.tables import Item
 from tests import samples
+from tests.artifacts import update_json
 from tests.world import World
 from web.cli import main
 
@@ -146,7 +146,4 @@ def test_every_problem_at_once_repair_fixes_only_orphans(world, db, files):
     figures["removed_by_repair"] = 3
     print(f"fsck ({db.dialect}): {figures}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "fsck.json"
-    recorded = json.loads(path.read_text()) if path.exists() else {}
-    recorded[db.dialect] = figures
-    path.write_text(json.dumps(recorded, indent=1))
+    update_json(ARTIFACTS / "fsck.json", lambda recorded: recorded.update({db.dialect: figures}), indent=1)

@@ -10,7 +10,6 @@ tests/integration/test_transfer.py and not repeated here.
 from __future__ import annotations
 
 import io
-import json
 import socket
 import threading
 import zipfile
@@ -22,6 +21,7 @@ from werkzeug.serving import make_server
 
 from persistence.tables import AuditEntry, Item
 from tests import samples
+from tests.artifacts import update_json
 from tests.integration.web.conftest import _cheap_hashes, app, client, people, sign_in, world  # noqa: F401
 from tests.integration.web.conftest import api_token, csrf_token
 from tests.world import IN_UPLOAD
@@ -68,13 +68,11 @@ def _stored(world) -> tuple:
 
 
 def _record(kind: str, channel: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "hostile_uploads.json"
-    figures = json.loads(path.read_text()) if path.exists() else {}
-    figures.setdefault(kind, [])
-    if channel not in figures[kind]:
-        figures[kind].append(channel)
-    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+    def add(figures: dict) -> None:
+        figures.setdefault(kind, [])
+        if channel not in figures[kind]:
+            figures[kind].append(channel)
+    update_json(ARTIFACTS / "hostile_uploads.json", add, ensure_ascii=False, indent=2)
 
 
 @pytest.mark.parametrize("case, content, name, rule, words", CASES)

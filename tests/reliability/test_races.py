@@ -14,7 +14,6 @@ and engine).
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import update
 
 from persistence.db import Database, make_engine
 from persistence.tables import AuditEntry, Course, Item, Staff
+from tests.artifacts import update_json
 from tests.concurrency import race
 from tests.world import IN_SELECTION, IN_UPLOAD, World
 from workflows import certification, proxies, selection
@@ -37,15 +37,18 @@ IN_UPLOAD_SEM2 = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
 SELECTION_REQUESTS = 50
 CERTIFY_REJECT_REQUESTS = 20
 
+# Up to 50 PostgreSQL connections at once: under pytest-xdist these tests and
+# tests/integration/test_races.py run on one worker, one after another, so that the workers
+# together stay within the server's max_connections (100).
+pytestmark = pytest.mark.xdist_group("many-connections")
+
 
 def save(scenario: str, engine: str, figures: dict) -> None:
     """Print the figures and merge them into races.json under "scenario[engine]"."""
     key = f"{scenario}[{engine}]"
     print(f"\n{key}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    saved = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    saved[key] = figures
-    ARTIFACT.write_text(json.dumps(saved, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    update_json(ARTIFACT, lambda saved: saved.update({key: figures}),
+                end="\n", ensure_ascii=False, indent=2, sort_keys=True)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, DeadlineRun, Item, Window
+from tests.artifacts import update_json
 from tests.e2e.conftest import cli_db  # noqa: F401 - the fixture, for `schedulers`
 from tests.e2e.test_scheduler_process import eventually, move_window, schedulers, sleep_until  # noqa: F401
 from tests.world import YEAR, World
@@ -32,6 +33,8 @@ from workflows import certification
 from workflows.clock import utc_now
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability" / "scheduler_kill9.json"
+# Under pytest-xdist: on one worker with tests/e2e/test_scheduler_process.py, one after another.
+pytestmark = pytest.mark.xdist_group("scheduler-processes")
 LEAD_SECONDS = 4  # from moving the windows to T: the leader's sync (every 0.5 s) sets its triggers
 
 # What T does, once: audit rows per event, and ledger rows per one-shot effect.
@@ -78,10 +81,8 @@ def effects(world: World, deadline) -> tuple[dict, dict, int]:
 
 
 def _record(key: str, figures: dict) -> None:
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    saved = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    saved[key] = figures
-    ARTIFACT.write_text(json.dumps(saved, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    update_json(ARTIFACT, lambda saved: saved.update({key: figures}),
+                end="\n", ensure_ascii=False, indent=2, sort_keys=True)
 
 
 def kill_the_leader_across_a_deadline(db, files, schedulers, request, kill_at: str) -> None:

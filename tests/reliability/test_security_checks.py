@@ -6,7 +6,6 @@ guessed: the other school's objects and ids that do not exist.
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from persistence.tables import Account, AuditEntry, Item, Receipt
+from tests.artifacts import update_json
 from tests.integration.web.conftest import (PASSWORD, _cheap_hashes, app, client, people, sign_in,  # noqa: F401
                                             world)
 from tests.integration.web.conftest import api_token, csrf_token
@@ -24,11 +24,8 @@ ARTIFACTS = Path("test-artifacts/reliability")
 
 
 def _save(name: str, figures: dict) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "security_checks.json"
-    saved = json.loads(path.read_text()) if path.exists() else {}
-    saved[name] = figures
-    path.write_text(json.dumps(saved, ensure_ascii=False, indent=2))
+    update_json(ARTIFACTS / "security_checks.json", lambda saved: saved.update({name: figures}),
+                ensure_ascii=False, indent=2)
     print(f"{name}: {figures}")
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from persistence.tables import AuditEntry, Item, Receipt
 from states import MACHINES, edges, state_ids
 from tests import samples
+from tests.artifacts import update_json
 from tests.world import AFTER_CERTIFICATION, AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_TAIL, \
     IN_UPLOAD, YEAR, World
 from workflows import bulk, certification, deadlines, receipts, selection
@@ -453,10 +454,8 @@ def test_random_workflows_keep_every_invariant(db, files, heavy):
            "outcomes": dict(sorted(figures.outcomes.items()))}
     print(f"\nstateful[{db.dialect}]: examples {figures.examples}, steps {figures.steps}, "
           f"done {done}, refused {figures.steps - done}, transitions {figures.transitions}")
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    saved = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    saved[f"stateful[{db.dialect}{'-heavy' if heavy else ''}]"] = out
-    ARTIFACT.write_text(json.dumps(saved, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    update_json(ARTIFACT, lambda saved: saved.update({f"stateful[{db.dialect}{'-heavy' if heavy else ''}]": out}),
+                end="\n", ensure_ascii=False, indent=2, sort_keys=True)
     assert figures.examples > 0 and figures.steps > 0  # the machine really ran
     # The case a certification's binding to its files exists for was really exercised.
     assert figures.outcomes["certified file replaced: certification voided"] > 0, figures.outcomes

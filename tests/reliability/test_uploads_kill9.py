@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from persistence.db import Database, make_engine
@@ -51,6 +52,10 @@ ARTIFACTS = ROOT / "test-artifacts" / "reliability"
 PASSWORD = "kill nine uploads"
 STUDENTS = 6
 CLIENTS = 6
+
+# Gunicorn under load, killed or cut off from its database: under pytest-xdist this test and
+# tests/reliability/test_db_outage.py run on one worker, one after another, not against each other.
+pytestmark = pytest.mark.xdist_group("gunicorn-under-fire")
 
 
 def _die_with_parent() -> None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import zipfile
 from datetime import timedelta
 
+import pytest
+
 from persistence.tables import SubmissionBatch
 from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD
 from workflows import certification, selection
+
+# One Chromium for all the browser tests: under pytest-xdist they run on one worker, one after another.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_the_registry_creates_and_exports_a_batch(person, site, tmp_path):

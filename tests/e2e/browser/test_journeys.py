@@ -2,12 +2,16 @@
 uploads, submits, selects and confirms the receipt. Each page is saved as a screenshot."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD
 from workflows import certification, receipts
+
+# One Chromium for all the browser tests: under pytest-xdist they run on one worker, one after another.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def _submitted(site, n: int, title: str) -> int:

@@ -2,6 +2,11 @@
 handles them."""
 from __future__ import annotations
 
+import pytest
+
+# One Chromium for all the browser tests: under pytest-xdist they run on one worker, one after another.
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def test_a_teacher_signs_in_and_out(person, site):
     teacher = person("teacher")
