@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,7 @@ from persistence.files import LocalFileStore
 from persistence.migrate import upgrade
 from persistence.tables import Base
 from tests.mailserver import MailServer
+from workflows import accounts
 
 BASE_PG_URL = os.environ.get("PORTFOLIO_TEST_PG_URL",
                              "postgresql+psycopg://postgres@127.0.0.1:5432/portfolio_test")
@@ -123,6 +125,13 @@ def pytest_sessionfinish(session):
             _drop_pg_database(PG_URL)
         except Exception as error:  # the run's result stands; say what is left behind
             print(f"\ncould not drop the worker's database {make_url(PG_URL).database}: {error}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_hashes():
+    # argon2 with small parameters: the same code path, a millisecond instead of ~0.2 s of CPU per
+    # account made or password checked (production keeps argon2-cffi's defaults).
+    accounts.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")

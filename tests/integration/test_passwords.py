@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from persistence.tables import Account, AuditEntry
@@ -18,11 +17,6 @@ from workflows.errors import Forbidden, InvalidInput, NotFound
 OLD = "correct horse battery"
 NEW = "a brand new passphrase"
 LATER = IN_UPLOAD + timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _cheap_hashes():
-    accounts.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from persistence.tables import Account, AuditEntry
 from tests import samples
-from tests.integration.web.conftest import _cheap_hashes, add_accounts, app, client, sign_in  # noqa: F401
+from tests.integration.web.conftest import add_accounts, app, client, sign_in  # noqa: F401
 from tests.world import IN_RECEIPT, World
 from workflows.accounts import actor_of
 from workflows.errors import CorruptState, NotFound

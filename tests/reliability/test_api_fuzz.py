@@ -22,7 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from persistence.tables import Staff, StaffRole
-from tests.integration.web.conftest import PASSWORD, _cheap_hashes  # noqa: F401  (session fixture)
+from tests.integration.web.conftest import PASSWORD
 from tests.integration.web.conftest import app, client  # noqa: F401
 from tests.integration.web.test_access_matrix import Scene
 from tests.world import IN_UPLOAD

@@ -19,7 +19,7 @@ from persistence.fsck import check
 from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.artifacts import update_json
-from tests.integration.web.conftest import _cheap_hashes, api_token, app, client, people, world  # noqa: F401
+from tests.integration.web.conftest import api_token, app, client, people, world  # noqa: F401
 from tests.world import IN_UPLOAD
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.artifacts import update_json
-from tests.integration.web.conftest import _cheap_hashes, app, client, people, sign_in, world  # noqa: F401
+from tests.integration.web.conftest import app, client, people, sign_in, world  # noqa: F401
 from tests.integration.web.conftest import api_token, csrf_token
 from tests.world import IN_UPLOAD
 from web.app import create_app

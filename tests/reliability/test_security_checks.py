@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from persistence.tables import Account, AuditEntry, Item, Receipt
 from tests.artifacts import update_json
-from tests.integration.web.conftest import (PASSWORD, _cheap_hashes, app, client, people, sign_in,  # noqa: F401
+from tests.integration.web.conftest import (PASSWORD, app, client, people, sign_in,  # noqa: F401
                                             world)
 from tests.integration.web.conftest import api_token, csrf_token
 from tests.integration.web.test_access_matrix import OWNER_NAME, Scene

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from argon2 import PasswordHasher
 
 from tests.world import World
 from web.app import create_app
@@ -14,12 +13,6 @@ from workflows.actors import platform_admin
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _cheap_hashes():
-    # argon2 with small parameters: the same code path, milliseconds instead of tens of them.
-    accounts.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
