@@ -14,6 +14,11 @@ the app wrote exactly one audit row per item.
     python benchmarks/web_certify.py --engine sqlite
 
 ratio = app requests/s ÷ baseline requests/s (target ≥ 0.5).
+
+    python benchmarks/web_certify.py --floor              # also benchmarks/floor_certify.py
+
+--floor adds a third server: the least any correct certification must do, hand-written in SQL
+(floor_certify.py), to show how much of the gap is the stack and how much the app's design.
 """
 from __future__ import annotations
 
@@ -225,7 +230,11 @@ def main() -> int:
                         help="client processes the connections are spread over")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time benchmarks/floor_certify.py: the least a correct certification must do")
     args = parser.parse_args()
+    if args.floor and args.engine != "postgresql":
+        parser.error("--floor is written for PostgreSQL (SELECT … FOR UPDATE OF)")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-web-"))
     url = database_url(args, workdir)
@@ -235,6 +244,7 @@ def main() -> int:
     secret = secrets.token_hex(16)
     app = Server("web.app:create_app()", url, workdir, args, {"PORTFOLIO_SECRET_KEY": secret})
     bare = Server("benchmarks.bare_certify:app", url, workdir, args, {"BENCH_TEACHER_ID": str(school.teacher_id)})
+    floor = Server("benchmarks.floor_certify:app", url, workdir, args, {"PORTFOLIO_SECRET_KEY": secret}) if args.floor else None
     print(f"certify over HTTP: {args.engine}, gunicorn --workers {args.workers} (sync), "
           f"{args.clients} client threads, {args.items} certifications per side per round")
     print(f"python {platform.python_version()}, {platform.platform()}, {os.cpu_count()} CPUs")
@@ -249,37 +259,54 @@ def main() -> int:
         warm_app, warm_bare = school.submitted_items(20, "warm-app"), school.submitted_items(20, "warm-bare")
         drive(app.port, [f"/api/v1/artefacts/{i}/events/certify" for i in warm_app], headers, args.clients, args.client_processes)
         drive(bare.port, [f"/items/{i}/certify" for i in warm_bare], {}, args.clients, args.client_processes)
+        if floor is not None:
+            drive(floor.port, [f"/items/{i}/certify" for i in school.submitted_items(20, "warm-floor")],
+                  headers, args.clients, args.client_processes)
         for round_no in range(1, args.rounds + 1):
-            app_ids = school.submitted_items(args.items, f"app-{round_no}")
-            bare_ids = school.submitted_items(args.items, f"bare-{round_no}")
+            ids = {"app": school.submitted_items(args.items, f"app-{round_no}"),
+                   "baseline": school.submitted_items(args.items, f"bare-{round_no}")}
+            if floor is not None:
+                ids["floor"] = school.submitted_items(args.items, f"floor-{round_no}")
             if db.dialect == "postgresql":
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     connection.execute(text("VACUUM (ANALYZE) items"))
-            sides = [("app", lambda: drive(app.port, [f"/api/v1/artefacts/{i}/events/certify" for i in app_ids],
-                                           headers, args.clients, args.client_processes)),
-                     ("baseline", lambda: drive(bare.port, [f"/items/{i}/certify" for i in bare_ids], {}, args.clients, args.client_processes))]
+            targets = {"app": (app.port, "/api/v1/artefacts/{}/events/certify", headers),
+                       "baseline": (bare.port, "/items/{}/certify", {}),
+                       "floor": (floor.port if floor else 0, "/items/{}/certify", headers)}
+            order = list(ids)
             if round_no % 2 == 0:
-                sides.reverse()
-            seconds = {name: run() for name, run in sides}
-            checks = (school.certified(app_ids), school.certified(bare_ids), school.audited(app_ids))
-            if checks != (args.items, args.items, args.items):
-                raise SystemExit(f"round {round_no}: certified app/baseline, app audit rows = {checks}, "
-                                 f"expected {args.items} each")
-            app_rps, bare_rps = args.items / seconds["app"], args.items / seconds["baseline"]
-            results.append((app_rps, bare_rps))
-            print(f"round {round_no} ({sides[0][0]} first): app {seconds['app']:.2f} s = {app_rps:.0f} req/s, "
-                  f"baseline {seconds['baseline']:.2f} s = {bare_rps:.0f} req/s, ratio {app_rps / bare_rps:.2f}")
+                order.reverse()
+            seconds = {name: drive(targets[name][0], [targets[name][1].format(i) for i in ids[name]],
+                                   targets[name][2], args.clients, args.client_processes) for name in order}
+            checks = {name: school.certified(ids[name]) for name in ids}
+            checks["app audit rows"] = school.audited(ids["app"])
+            if floor is not None:
+                checks["floor audit rows"] = school.audited(ids["floor"])
+            if set(checks.values()) != {args.items}:
+                raise SystemExit(f"round {round_no}: certified / audited {checks}, expected {args.items} each")
+            rps = {name: args.items / seconds[name] for name in seconds}
+            results.append(rps)
+            line = ", ".join(f"{name} {seconds[name]:.2f} s = {rps[name]:.0f} req/s" for name in order)
+            ratios = f"ratio {rps['app'] / rps['baseline']:.2f}"
+            if floor is not None:
+                ratios += f", floor ratio {rps['floor'] / rps['baseline']:.2f}"
+            print(f"round {round_no} ({order[0]} first): {line}, {ratios}")
     finally:
         app.stop()
         bare.stop()
+        if floor is not None:
+            floor.stop()
         db.dispose()
         drop_database(args)
         shutil.rmtree(workdir, ignore_errors=True)
-    app_median = statistics.median(r[0] for r in results)
-    bare_median = statistics.median(r[1] for r in results)
-    ratios = [a / b for a, b in results]
-    print(f"median: app {app_median:.0f} req/s, baseline {bare_median:.0f} req/s, "
+    medians = {name: statistics.median(r[name] for r in results) for name in results[0]}
+    ratios = [r["app"] / r["baseline"] for r in results]
+    print(f"median: app {medians['app']:.0f} req/s, baseline {medians['baseline']:.0f} req/s, "
           f"ratio {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}–{max(ratios):.2f}; target ≥ 0.5)")
+    if "floor" in medians:
+        floors = [r["floor"] / r["baseline"] for r in results]
+        print(f"floor (hand-written SQL, benchmarks/floor_certify.py): {medians['floor']:.0f} req/s, "
+              f"ratio {statistics.median(floors):.2f} (rounds {min(floors):.2f}–{max(floors):.2f})")
     return 0
 
 

@@ -53,3 +53,23 @@ def test_the_certify_benchmark_runs_under_gunicorn_and_checks_its_work(tmp_path)
     assert re.search(r"^round 1 \(app first\): app [\d.]+ s = \d+ req/s, baseline [\d.]+ s = \d+ req/s, "
                      r"ratio \d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^median: app \d+ req/s, baseline \d+ req/s, ratio \d+\.\d+", result.stdout, re.MULTILINE)
+
+
+def test_the_certify_benchmark_times_the_floor_beside_app_and_baseline(pg_engine, tmp_path):
+    """The floor (benchmarks/floor_certify.py) is a third server: it must really certify and audit
+    every item it is sent, or its figure means nothing."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "web_certify.py"), "--floor",
+                             "--pg-url", pg_engine.url.render_as_string(hide_password=False),
+                             "--items", "30", "--rounds", "2", "--clients", "2"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^round 2 \(floor first\): floor [\d.]+ s = \d+ req/s, baseline .*, app .*, "
+                     r"ratio \d+\.\d+, floor ratio \d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^floor \(hand-written SQL.*\): \d+ req/s, ratio \d+\.\d+", result.stdout, re.MULTILINE)
+
+
+def test_the_floor_is_refused_on_sqlite(tmp_path):
+    result = _bench(tmp_path, "web_certify.py", "--floor")
+    assert result.returncode == 2
+    assert "--floor is written for PostgreSQL" in result.stderr
