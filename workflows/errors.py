@@ -25,6 +25,13 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(DomainError):
+    """The account holds a temporary password an admin set: only 變更密碼 is open to it."""
+
+    status = 403
+    code = "password_change_required"
+
+
 class InvalidTransition(DomainError):
     """The machine does not allow this event from the current state (409)."""
 

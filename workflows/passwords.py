@@ -8,8 +8,9 @@ is also a new session fingerprint (accounts.session_fingerprint), so every sessi
 issued before stops working; the web keeps the browser that made the change signed in.
 
 An account whose latest password event is an admin's reset holds a temporary password that the
-admin has seen: the site sends it to 變更密碼 before anything else (`must_change_password`). The
-audit log already says which event came last, so no column is needed for it.
+admin has seen: the site sends it to 變更密碼 before anything else (`must_change_password`), and
+the API gives it no token (`require_chosen_password`). The audit log already says which event came
+last, so no column is needed for it.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from persistence.tables import Account, AuditEntry, Staff, Student
 from workflows import accounts
 from workflows.accounts import ACCOUNT_ROLES, PASSWORD_MAX, PASSWORD_MIN
 from workflows.actors import Actor
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.errors import Forbidden, InvalidInput, NotFound, PasswordChangeRequired
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork, now_or, prepare
 
@@ -239,6 +240,13 @@ def must_change_password(db: Database, account: Account) -> bool:
             AuditEntry.subject_id == account.id, AuditEntry.event.in_(PASSWORD_EVENTS))
             .order_by(AuditEntry.id.desc()).limit(1))
     return latest == RESET
+
+
+def require_chosen_password(db: Database, account: Account) -> None:
+    """Refuse what a temporary password must not open (an API token): the admin who set it has
+    seen it, so it only lets its holder choose their own."""
+    if must_change_password(db, account):
+        raise PasswordChangeRequired("這是學校平臺管理者重設的暫時密碼：請先登入網站變更密碼，再取得權杖。")
 
 
 # -- the command line: `portfolio user passwd` ----------------------------------------------------

@@ -17,6 +17,7 @@ from web.api.schemas import ApiSchema, Text, rule_of
 from web.auth import sign_in_limited
 from web.context import db, now
 from web.errors import respond
+from workflows import passwords
 from workflows.accounts import authenticate, load_account_in, session_fingerprint
 from workflows.errors import DomainError, Forbidden, InvalidInput
 
@@ -74,6 +75,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def issue_token(username: str, password: str) -> str:
     account = authenticate(db(), username, password, now=now())
+    passwords.require_chosen_password(db(), account)
     return _serializer().dumps({"a": account.id, "f": session_fingerprint(account)})
 
 
@@ -270,8 +272,9 @@ class TokenResponse(Schema):
 
 
 @operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
-           errors=(400, 401, 413, 422, 429), auth=False, description=(
-               "同一來源位址或同一帳號每分鐘最多嘗試 10 次（與登入頁共用）；超過時回 429 與 Retry-After。"))
+           errors=(400, 401, 403, 413, 422, 429), auth=False, description=(
+               "同一來源位址或同一帳號每分鐘最多嘗試 10 次（與登入頁共用）；超過時回 429 與 Retry-After。"
+               "帳號仍使用學校平臺管理者重設的暫時密碼時回 403 password_change_required：請先在網站變更密碼。"))
 @sign_in_limited
 def token():
     data = parse(TokenRequest, json_body())

@@ -19,7 +19,8 @@ from tests.integration.web.conftest import PASSWORD, api_token
 from tests.world import IN_RECEIPT, IN_UPLOAD
 from web.api.core import OPERATIONS, openapi_path
 from web.app import create_app
-from workflows import certification
+from workflows import certification, passwords
+from workflows.unit_of_work import UnitOfWork
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
@@ -198,6 +199,13 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     check("get", f"{summary}?academic_year=114", 403, headers=student)
     check("get", summary, 422, headers=office)
     check("get", summary, 401)
+
+    # A temporary password set by the admin opens no token (only the site's 變更密碼).
+    with UnitOfWork(db, world.school_id) as uow:
+        temporary = passwords.reset_password(uow, uow.staff_actor(world.staff_id), people["parent"]).password
+        uow.commit()
+    refused = check("post", token, 403, json={"username": "parent.013301", "password": temporary})
+    assert refused["error"] == "password_change_required"
 
     # The sign-in limit (on in production, off for the test app): the 11th attempt is refused.
     limited = create_app({"DATABASE": db, "FILES": files, "TESTING": True, "SECRET_KEY": "k",

@@ -198,6 +198,10 @@ def test_a_reset_shows_a_temporary_password_once_and_ends_the_old_sessions(app, 
     # The temporary password signs in, and sends its holder to change it before anything else.
     holder = app.test_client()
     assert sign_in(holder, "stu0", password=temporary).status_code == 302
+    # It opens no API token either: the API has no 變更密碼 to send its holder to.
+    refused = holder.post("/api/v1/auth/token", json={"username": "stu0.013301", "password": temporary})
+    assert refused.status_code == 403 and refused.get_json()["error"] == "password_change_required"
+    assert "變更密碼" in refused.get_json()["message"]
     for path in ("/", f"/students/{world.student_ids[0]}/items", f"/students/{world.student_ids[0]}/receipts"):
         answer = holder.get(path)
         assert answer.status_code == 302 and answer.headers["Location"] == CHANGE, path
@@ -206,6 +210,8 @@ def test_a_reset_shows_a_temporary_password_once_and_ends_the_old_sessions(app, 
     assert holder.get("/calendar/013301").status_code == 200  # public pages stay open
     assert _change(holder, current=temporary).status_code == 302
     assert holder.get(f"/students/{world.student_ids[0]}/items").status_code == 200
+    chosen = holder.post("/api/v1/auth/token", json={"username": "stu0.013301", "password": NEW})
+    assert chosen.status_code == 200 and "token" in chosen.get_json()
     assert "暫時密碼，待本人變更" not in client.get("/staff/accounts?q=stu0").get_data(as_text=True)
 
 
