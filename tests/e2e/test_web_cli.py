@@ -14,8 +14,12 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from sqlalchemy import select
+
+from persistence.tables import Account, AuditEntry
 from tests.e2e.test_cli import PORTFOLIO, portfolio
 from tests.world import national_id
+from workflows import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,6 +87,32 @@ def test_the_readme_main_command_serves_the_demo_school(tmp_path, cli_db):
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
+
+
+def test_demo_password_resets_the_accounts_through_the_audited_path(tmp_path, cli_db, db):
+    base = ["--db", cli_db, "--data-dir", str(tmp_path / "files")]
+    assert portfolio(tmp_path, *base, "demo", "--password", "demo-pass-2026").returncode == 0
+
+    def password_rows():
+        with db.engine.connect() as connection:
+            return connection.execute(select(Account.username, AuditEntry.actor_kind, AuditEntry.reason)
+                                      .join(Account, (Account.id == AuditEntry.subject_id)
+                                            & (AuditEntry.subject_kind == "account"))
+                                      .where(AuditEntry.event == "password_set")).all()
+    assert password_rows() == []
+    changed = portfolio(tmp_path, *base, "demo", "--password", "another-pass-2026")
+    assert changed.returncode == 0, changed.stderr
+    rows = password_rows()
+    assert sorted(username for username, _, _ in rows) == sorted(
+        ("student", "parent", "teacher", "homeroom", "registry", "admin"))
+    assert {actor for _, actor, _ in rows} == {"platform"}
+    assert not any("another-pass-2026" in (reason or "") for _, _, reason in rows)
+    with db.engine.connect() as connection:
+        stored = connection.scalar(select(Account.password_hash).where(Account.username == "teacher"))
+    assert accounts.verify_password(stored, "another-pass-2026")
+    # The same password again changes nothing, so it audits nothing.
+    assert portfolio(tmp_path, *base, "demo", "--password", "another-pass-2026").returncode == 0
+    assert len(password_rows()) == 6
 
 
 def test_user_add_makes_accounts_that_sign_in(tmp_path, cli_db, db):

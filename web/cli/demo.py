@@ -302,7 +302,7 @@ def demo_accounts(db, school_id: int, password: str | None) -> tuple[list[tuple[
     import secrets
 
     from persistence.tables import Account
-    from workflows import accounts
+    from workflows import accounts, passwords
 
     admin = platform_admin()
     out, chosen = [], password
@@ -322,8 +322,9 @@ def demo_accounts(db, school_id: int, password: str | None) -> tuple[list[tuple[
                     uow, admin, username=username, password=chosen, kind=kind,
                     student_id=students[0] if kind == "student" else None, staff_id=staff,
                     guardian_of=students if kind == "guardian" else None, name=f"{STUDENTS[0]}的家長")
-            elif password is not None:
-                account.password_hash = accounts.hash_password(password)
+            elif password is not None and not accounts.verify_password(account.password_hash, password):
+                # The same path and audit row (password_set) as `portfolio user passwd`.
+                account = passwords.set_password(uow, admin, username, password)
             out.append((username, account.name, label))
         uow.commit()
     return out, chosen
