@@ -248,6 +248,10 @@ def main() -> int:
     print(f"certify over HTTP: {args.engine}, gunicorn --workers {args.workers} (sync), "
           f"{args.clients} client threads, {args.items} certifications per side per round")
     print(f"python {platform.python_version()}, {platform.platform()}, {os.cpu_count()} CPUs")
+    # side -> (its server, the path certifying one item)
+    targets = {"app": (app, "/api/v1/artefacts/{}/events/certify"), "baseline": (bare, "/items/{}/certify")}
+    if floor is not None:
+        targets["floor"] = (floor, "/items/{}/certify")
     results = []
     try:
         status, data = request(app.port, "POST", "/api/v1/auth/token",
@@ -255,33 +259,25 @@ def main() -> int:
         if status != 200:
             raise SystemExit(f"token: {status} {data!r}")
         headers = {"Authorization": f"Bearer {json.loads(data)['token']}"}
-        # Warm both servers up (imports, pools) outside the timing.
-        warm_app, warm_bare = school.submitted_items(20, "warm-app"), school.submitted_items(20, "warm-bare")
-        drive(app.port, [f"/api/v1/artefacts/{i}/events/certify" for i in warm_app], headers, args.clients, args.client_processes)
-        drive(bare.port, [f"/items/{i}/certify" for i in warm_bare], {}, args.clients, args.client_processes)
-        if floor is not None:
-            drive(floor.port, [f"/items/{i}/certify" for i in school.submitted_items(20, "warm-floor")],
-                  headers, args.clients, args.client_processes)
+
+        def certify_all(name: str, item_ids: list[int]) -> float:
+            server, path = targets[name]
+            return drive(server.port, [path.format(i) for i in item_ids], {} if name == "baseline" else headers,
+                         args.clients, args.client_processes)
+
+        for name in targets:  # warm every server up (imports, pools) outside the timing
+            certify_all(name, school.submitted_items(20, f"warm-{name}"))
         for round_no in range(1, args.rounds + 1):
-            ids = {"app": school.submitted_items(args.items, f"app-{round_no}"),
-                   "baseline": school.submitted_items(args.items, f"bare-{round_no}")}
-            if floor is not None:
-                ids["floor"] = school.submitted_items(args.items, f"floor-{round_no}")
+            ids = {name: school.submitted_items(args.items, f"{name}-{round_no}") for name in targets}
             if db.dialect == "postgresql":
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     connection.execute(text("VACUUM (ANALYZE) items"))
-            targets = {"app": (app.port, "/api/v1/artefacts/{}/events/certify", headers),
-                       "baseline": (bare.port, "/items/{}/certify", {}),
-                       "floor": (floor.port if floor else 0, "/items/{}/certify", headers)}
-            order = list(ids)
+            order = list(targets)
             if round_no % 2 == 0:
                 order.reverse()
-            seconds = {name: drive(targets[name][0], [targets[name][1].format(i) for i in ids[name]],
-                                   targets[name][2], args.clients, args.client_processes) for name in order}
+            seconds = {name: certify_all(name, ids[name]) for name in order}
             checks = {name: school.certified(ids[name]) for name in ids}
-            checks["app audit rows"] = school.audited(ids["app"])
-            if floor is not None:
-                checks["floor audit rows"] = school.audited(ids["floor"])
+            checks.update({f"{name} audit rows": school.audited(ids[name]) for name in ids if name != "baseline"})
             if set(checks.values()) != {args.items}:
                 raise SystemExit(f"round {round_no}: certified / audited {checks}, expected {args.items} each")
             rps = {name: args.items / seconds[name] for name in seconds}
@@ -292,10 +288,8 @@ def main() -> int:
                 ratios += f", floor ratio {rps['floor'] / rps['baseline']:.2f}"
             print(f"round {round_no} ({order[0]} first): {line}, {ratios}")
     finally:
-        app.stop()
-        bare.stop()
-        if floor is not None:
-            floor.stop()
+        for server, _path in targets.values():
+            server.stop()
         db.dispose()
         drop_database(args)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -17,18 +17,13 @@ bp = Blueprint("account_admin", __name__, url_prefix="/staff/accounts")
 NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
 
-def _page_number(value: str | None) -> int:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 7 else 1
-
-
 @bp.get("/")
 @bp.get("")  # the first registered is the one url_for gives
 @login_required("staff")
 def index():
     with school_uow() as (uow, actor):
         listing = passwords.list_accounts(uow, actor, query=request.args.get("q", ""),
-                                          page=_page_number(request.args.get("page")))
+                                          page=request.args.get("page", 1, type=int))
     return render_template("account/admin_index.html", listing=listing)
 
 

@@ -93,11 +93,11 @@ def create_account(uow: UnitOfWork, actor: Actor, *, username: str, password: st
         uow.session.add(GuardianLink(school_id=uow.school_id, account_id=account.id, student_id=sid))
     note(uow.session, school_id=uow.school_id, subject_kind="account", subject_id=account.id,
          event="create_account", actor=actor, at=now, student_id=student_id,
-         reason=f"建立{_KIND_LABELS[kind]}帳號 {username}")
+         reason=f"建立{ACCOUNT_KIND_LABELS[kind]}帳號 {username}")
     return account
 
 
-_KIND_LABELS = {"student": "學生", "staff": "教職員", "guardian": "家長"}
+ACCOUNT_KIND_LABELS = {"student": "學生", "staff": "教職員", "guardian": "家長"}
 
 
 def _one_account_each(uow: UnitOfWork, condition, who: str) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from persistence.db import Database
 from persistence.tables import Account, AuditEntry, Staff, Student
 from workflows import accounts
-from workflows.accounts import ACCOUNT_ROLES, PASSWORD_MAX, PASSWORD_MIN
+from workflows.accounts import ACCOUNT_KIND_LABELS, ACCOUNT_ROLES, PASSWORD_MAX, PASSWORD_MIN
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput, NotFound, PasswordChangeRequired
 from workflows.transitions import note
@@ -32,7 +32,6 @@ from workflows.unit_of_work import UnitOfWork, now_or, prepare
 
 CHANGED, RESET, SET = "password_changed", "password_reset", "password_set"
 PASSWORD_EVENTS = (CHANGED, RESET, SET)
-KIND_LABELS = {"student": "學生", "staff": "教職員", "guardian": "家長"}
 PAGE_SIZE = 20
 QUERY_MAX = 60
 
@@ -69,7 +68,7 @@ def change_password(uow: UnitOfWork, actor: Actor, account_id: int, *, current: 
     if rule is not None:
         problems["new_password"] = rule
     elif "current_password" not in problems and new == current:
-        problems["new_password"] = ("新密碼不能和目前的密碼相同，請換一個新的。", "not_current", None)
+        problems["new_password"] = _NOT_CURRENT
     if not confirm:
         problems["confirm_password"] = ("請再輸入一次新密碼。", "confirm_required", None)
     elif confirm != new:
@@ -91,6 +90,9 @@ def _holds(actor: Actor, account: Account) -> bool:
     if account.kind == "staff":
         return actor.kind == "staff" and actor.id == account.staff_id
     return actor.kind == "guardian" and actor.id == account.id
+
+
+_NOT_CURRENT = ("新密碼不能和目前的密碼相同，請換一個新的。", "not_current", None)
 
 
 def _new_password_problem(new: str) -> tuple[str, str, int | None] | None:
@@ -196,7 +198,7 @@ def reset_password(uow: UnitOfWork, actor: Actor, account_id: int, *, now: datet
         raise InvalidInput("不能重設自己的密碼，請用「變更密碼」。", field="account", rule="not_own_account")
     password = temporary_password()
     _store(uow, account, password, event=RESET, actor=actor, now=now,
-           reason=f"重設{KIND_LABELS[account.kind]}帳號 {account.username} 的密碼（暫時密碼，本人須於下次登入時變更）")
+           reason=f"重設{ACCOUNT_KIND_LABELS[account.kind]}帳號 {account.username} 的密碼（暫時密碼，本人須於下次登入時變更）")
     return Reset(_row(uow, account_id), password, now)
 
 
@@ -215,7 +217,7 @@ def _row(uow: UnitOfWork, account_id: int) -> AccountRow:
 
 def _rows(uow: UnitOfWork, found) -> list[AccountRow]:
     latest = _latest_password_events(uow.session, uow.school_id, [a.id for a, *_ in found])
-    return [AccountRow(a.id, a.username, a.name, a.kind, KIND_LABELS.get(a.kind, a.kind),
+    return [AccountRow(a.id, a.username, a.name, a.kind, ACCOUNT_KIND_LABELS.get(a.kind, a.kind),
                        student_no or staff_no, class_name, a.active, a.password_changed_at,
                        latest.get(a.id) == RESET)
             for a, student_no, class_name, staff_no in found]
@@ -235,11 +237,8 @@ def _latest_password_events(session, school_id: int, account_ids: list[int]) -> 
 def must_change_password(db: Database, account: Account) -> bool:
     """Whether the account still holds a temporary password an admin set (and saw)."""
     with prepare(db).session() as session:
-        latest = session.scalar(select(AuditEntry.event).where(
-            AuditEntry.school_id == account.school_id, AuditEntry.subject_kind == "account",
-            AuditEntry.subject_id == account.id, AuditEntry.event.in_(PASSWORD_EVENTS))
-            .order_by(AuditEntry.id.desc()).limit(1))
-    return latest == RESET
+        latest = _latest_password_events(session, account.school_id, [account.id])
+    return latest.get(account.id) == RESET
 
 
 def require_chosen_password(db: Database, account: Account) -> None:
@@ -276,6 +275,7 @@ def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str, *,
         message, rule_name, limit = rule
         raise InvalidInput(message, field="password", rule=rule_name, limit=limit)
     if accounts.verify_password(account.password_hash, password):
-        raise InvalidInput("新密碼不能和目前的密碼相同，請換一個新的。", field="password", rule="not_current")
+        message, rule_name, limit = _NOT_CURRENT
+        raise InvalidInput(message, field="password", rule=rule_name, limit=limit)
     _store(uow, account, password, event=SET, actor=actor, now=now, reason=f"設定帳號 {username} 的密碼")
     return account
