@@ -28,14 +28,24 @@ PASSWORD_MAX = 200
 ACCOUNT_ROLES = (Role.ADMIN,)
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both failures cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+_dummy_hash: str | None = None
+
+
+def dummy_hash() -> str:
+    """Verified against when the username is unknown, so both failures cost one argon2
+    verification. Made on first need, not at import: a hash takes a fifth of a second of CPU, which
+    every command, scheduler and test process paid at start-up. The web app makes it when it is
+    created (web.app.create_app), so no sign-in pays for it."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a password of anyone")
+    return _dummy_hash
 
 
 def use_hasher(hasher: PasswordHasher) -> None:
     """Swap the argon2 parameters (tests use cheap ones; production keeps argon2-cffi's defaults)."""
-    global _hasher, _DUMMY_HASH
-    _hasher, _DUMMY_HASH = hasher, hasher.hash("not a password of anyone")
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
 
 
 def hash_password(password: str) -> str:
@@ -130,7 +140,7 @@ def authenticate(db: Database, username: str, password: str, *, now: datetime | 
     with prepare(db).session() as session:
         account = session.scalars(select(Account).where(Account.username == (username or "").strip())).one_or_none()
         if account is None:
-            verify_password(_DUMMY_HASH, password or "")
+            verify_password(dummy_hash(), password or "")
             raise refused
         if not verify_password(account.password_hash, password or ""):
             raise refused
