@@ -67,7 +67,7 @@ def test_the_readme_main_command_serves_the_demo_school(tmp_path, cli_db):
     server = subprocess.Popen([*PORTFOLIO, "--data-dir", str(tmp_path / "files"), "serve", "--db", cli_db,
                                "--port", str(port)], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         browser = Browser(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 30
@@ -85,8 +85,19 @@ def test_the_readme_main_command_serves_the_demo_school(tmp_path, cli_db):
         assert status == 200 and "301" in page  # her homeroom class
         assert browser.sign_in("registry", "wrong password")[0] == 401
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        server.send_signal(signal.SIGINT)  # Ctrl-C, as the README's user stops it
+        try:
+            server.wait(timeout=30)
+        finally:
+            if server.poll() is None:  # not stopped by Ctrl-C: fail, but leave no server behind
+                server.kill()
+                server.wait()
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A suite started in the background by a shell without job control (`(pytest &)`) ignores
+    # SIGINT, and its children inherit that: the server would never see the Ctrl-C this test sends.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_demo_password_resets_the_accounts_through_the_audited_path(tmp_path, cli_db, db):
