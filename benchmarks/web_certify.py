@@ -19,6 +19,12 @@ ratio = app requests/s ÷ baseline requests/s (target ≥ 0.5).
 
 --floor adds a third server: the least any correct certification must do, hand-written in SQL
 (floor_certify.py), to show how much of the gap is the stack and how much the app's design.
+
+    python benchmarks/web_certify.py --floor --cpu        # where each side's time goes
+
+--cpu (Linux) adds, per side, the CPU milliseconds one certification costs in its gunicorn
+server (master and workers), in the PostgreSQL server and in the client: on a CPU-bound machine
+those sums, not the servers' code alone, set the req/s.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import secrets
 import shutil
 import socket
@@ -199,6 +206,52 @@ def _drive_chunk(port: int, chunk: list[str], headers: dict, threads: int) -> li
     return failures
 
 
+def _cpu_seconds(pids) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """{pid: (parent pid, command name)} of every process (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(") ", 1)
+            except (OSError, ValueError):
+                continue
+            found[int(entry.name)] = (int(rest.split()[1]), name)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used so far by a server's process tree, by the PostgreSQL server's processes
+    (every one named postgres: backends, WAL writer, checkpointer) and by this client with its
+    finished child processes."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+
+    def read(self) -> dict[str, float]:
+        processes = _processes()
+        tree, grew = {self.server_pid}, True
+        while grew:
+            children = {pid for pid, (parent, _name) in processes.items() if parent in tree} - tree
+            tree |= children
+            grew = bool(children)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"server": _cpu_seconds(tree),
+                "database": _cpu_seconds(pid for pid, (_parent, name) in processes.items() if name == "postgres"),
+                "client": time.process_time() + children.ru_utime + children.ru_stime}
+
+
 def drive(port: int, paths: list[str], headers: dict, clients: int, processes: int = 1) -> float:
     """Seconds to POST every path with `clients` connections at a time, spread over `processes`
     client processes (one Python process cannot drive a fast server: its threads share one GIL);
@@ -219,6 +272,11 @@ def drive(port: int, paths: list[str], headers: dict, clients: int, processes: i
     return elapsed
 
 
+def _describe_cpu(ms: dict[str, float]) -> str:
+    return (f"server {ms['server']:.2f} ms, PostgreSQL {ms['database']:.2f} ms, client {ms['client']:.2f} ms, "
+            f"in all {sum(ms.values()):.2f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql")
@@ -232,9 +290,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also time benchmarks/floor_certify.py: the least a correct certification must do")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU ms per certification in each side's server, PostgreSQL and the client (Linux)")
     args = parser.parse_args()
     if args.floor and args.engine != "postgresql":
         parser.error("--floor is written for PostgreSQL (SELECT … FOR UPDATE OF)")
+    if args.cpu and (args.engine != "postgresql" or not Path("/proc/self/stat").exists()):
+        parser.error("--cpu reads Linux's /proc and counts a PostgreSQL server's processes")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-web-"))
     url = database_url(args, workdir)
@@ -253,6 +315,7 @@ def main() -> int:
     if floor is not None:
         targets["floor"] = (floor, "/items/{}/certify")
     results = []
+    cpu: dict[str, list[dict[str, float]]] = {name: [] for name in targets}  # ms per certification
     try:
         status, data = request(app.port, "POST", "/api/v1/auth/token",
                                {"username": "bench.teacher", "password": PASSWORD})
@@ -260,10 +323,16 @@ def main() -> int:
             raise SystemExit(f"token: {status} {data!r}")
         headers = {"Authorization": f"Bearer {json.loads(data)['token']}"}
 
-        def certify_all(name: str, item_ids: list[int]) -> float:
+        def certify_all(name: str, item_ids: list[int], measure: bool = False) -> float:
             server, path = targets[name]
-            return drive(server.port, [path.format(i) for i in item_ids], {} if name == "baseline" else headers,
-                         args.clients, args.client_processes)
+            meter = CpuMeter(server.process.pid) if measure and args.cpu else None
+            before = meter.read() if meter else None
+            seconds = drive(server.port, [path.format(i) for i in item_ids], {} if name == "baseline" else headers,
+                            args.clients, args.client_processes)
+            if meter:
+                after = meter.read()
+                cpu[name].append({part: 1000 * (after[part] - before[part]) / len(item_ids) for part in after})
+            return seconds
 
         for name in targets:  # warm every server up (imports, pools) outside the timing
             certify_all(name, school.submitted_items(20, f"warm-{name}"))
@@ -275,7 +344,7 @@ def main() -> int:
             order = list(targets)
             if round_no % 2 == 0:
                 order.reverse()
-            seconds = {name: certify_all(name, ids[name]) for name in order}
+            seconds = {name: certify_all(name, ids[name], measure=True) for name in order}
             checks = {name: school.certified(ids[name]) for name in ids}
             checks.update({f"{name} audit rows": school.audited(ids[name]) for name in ids if name != "baseline"})
             if set(checks.values()) != {args.items}:
@@ -287,6 +356,9 @@ def main() -> int:
             if floor is not None:
                 ratios += f", floor ratio {rps['floor'] / rps['baseline']:.2f}"
             print(f"round {round_no} ({order[0]} first): {line}, {ratios}")
+            if args.cpu:
+                for name in order:
+                    print(f"  cpu per certification, {name}: " + _describe_cpu(cpu[name][-1]))
     finally:
         for server, _path in targets.values():
             server.stop()
@@ -297,6 +369,10 @@ def main() -> int:
     ratios = [r["app"] / r["baseline"] for r in results]
     print(f"median: app {medians['app']:.0f} req/s, baseline {medians['baseline']:.0f} req/s, "
           f"ratio {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}–{max(ratios):.2f}; target ≥ 0.5)")
+    if args.cpu:
+        for name, rounds in cpu.items():
+            print(f"median cpu per certification, {name}: "
+                  + _describe_cpu({part: statistics.median(r[part] for r in rounds) for part in rounds[0]}))
     if "floor" in medians:
         floors = [r["floor"] / r["baseline"] for r in results]
         print(f"floor (hand-written SQL, benchmarks/floor_certify.py): {medians['floor']:.0f} req/s, "

@@ -57,8 +57,9 @@ def test_the_certify_benchmark_runs_under_gunicorn_and_checks_its_work(tmp_path)
 
 def test_the_certify_benchmark_times_the_floor_beside_app_and_baseline(pg_engine, tmp_path):
     """The floor (benchmarks/floor_certify.py) is a third server: it must really certify and audit
-    every item it is sent, or its figure means nothing."""
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "web_certify.py"), "--floor",
+    every item it is sent, or its figure means nothing. --cpu splits each side's CPU per
+    certification between its server, PostgreSQL and the client."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "web_certify.py"), "--floor", "--cpu",
                              "--pg-url", pg_engine.url.render_as_string(hide_password=False),
                              "--items", "30", "--rounds", "2", "--clients", "2"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
@@ -67,6 +68,19 @@ def test_the_certify_benchmark_times_the_floor_beside_app_and_baseline(pg_engine
     assert re.search(r"^round 2 \(floor first\): floor [\d.]+ s = \d+ req/s, baseline .*, app .*, "
                      r"ratio \d+\.\d+, floor ratio \d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^floor \(hand-written SQL.*\): \d+ req/s, ratio \d+\.\d+", result.stdout, re.MULTILINE)
+    cpu = {side: tuple(map(float, parts)) for side, *parts in re.findall(
+        r"^median cpu per certification, (\w+): server ([\d.]+) ms, PostgreSQL ([\d.]+) ms, "
+        r"client ([\d.]+) ms, in all ([\d.]+) ms$", result.stdout, re.MULTILINE)}
+    assert set(cpu) == {"app", "baseline", "floor"}, result.stdout
+    # The app's server does far more per certification than the bare UPDATE's (sign-in, rules,
+    # the machine, the audit row): a meter that saw neither server would not tell them apart.
+    assert cpu["app"][0] > cpu["baseline"][0] > 0, result.stdout
+
+
+def test_the_cpu_split_is_refused_on_sqlite(tmp_path):
+    result = _bench(tmp_path, "web_certify.py", "--cpu")
+    assert result.returncode == 2
+    assert "--cpu reads Linux's /proc" in result.stderr
 
 
 def test_the_floor_is_refused_on_sqlite(tmp_path):
