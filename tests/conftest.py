@@ -194,18 +194,43 @@ def _truncate_all(engine) -> None:
                  **{f"v{n}": start for n, (_, start) in enumerate(sequences)}})
 
 
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory):
+    """The engine of every SQLite test of this process, on one file that each test starts afresh
+    from the template (see db)."""
+    path = tmp_path_factory.mktemp("sqlite") / "portfolio.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def _fresh_sqlite_file(engine, template: Path) -> None:
+    """The engine's file replaced by a copy of the template: a new file (os.replace), so a
+    connection a test left open keeps the old one, and no write-ahead log of the old file is left
+    beside the new one."""
+    engine.dispose()
+    path = Path(engine.url.database)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    fresh = path.with_name(path.name + ".new")
+    shutil.copy(template, fresh)
+    os.replace(fresh, path)
+
+
+# One engine per engine kind and test process, not one per test: SQLAlchemy keeps its compiled
+# statements per engine, so a new engine for each test compiled every statement of every test
+# again (about a third of building a World), and on PostgreSQL made new connections too.
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request, tmp_path) -> Database:
+def db(request) -> Database:
     if request.param == "sqlite":
-        path = tmp_path / "portfolio.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        database = Database(make_engine(f"sqlite:///{path}"))
+        engine = request.getfixturevalue("sqlite_engine")
+        _fresh_sqlite_file(engine, request.getfixturevalue("sqlite_template"))
     else:
         engine = request.getfixturevalue("pg_engine")
         _truncate_all(engine)
-        database = Database(make_engine(PG_URL))
+    database = Database(engine)
     yield database
-    database.dispose()
+    database.dispose()  # the connections end with the test; the engine and its compiled statements stay
 
 
 @pytest.fixture

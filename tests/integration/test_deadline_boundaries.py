@@ -33,13 +33,18 @@ RECEIPT_CLOSE = end_of_day(RECEIPT_LAST_DAY)
 def far_from_taipei(db, monkeypatch):
     monkeypatch.setenv("TZ", "America/Los_Angeles")
     time.tzset()
+    def _session_zone(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'Pacific/Kiritimati'")
+        dbapi_connection.commit()
+
     if db.dialect == "postgresql":
-        @event.listens_for(db.engine, "connect")
-        def _session_zone(dbapi_connection, _record):
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET TIME ZONE 'Pacific/Kiritimati'")
-            dbapi_connection.commit()
+        event.listen(db.engine, "connect", _session_zone)
+        db.dispose()  # connections made before the listener: gone, the test's all get the zone
     yield
+    if db.dialect == "postgresql":  # the engine serves the tests that follow
+        event.remove(db.engine, "connect", _session_zone)
+        db.dispose()
     monkeypatch.undo()
     time.tzset()
 
