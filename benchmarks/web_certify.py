@@ -231,25 +231,20 @@ def _processes() -> dict[int, tuple[int, str]]:
     return found
 
 
-class CpuMeter:
+def cpu_used(server_pid: int) -> dict[str, float]:
     """CPU seconds used so far by a server's process tree, by the PostgreSQL server's processes
     (every one named postgres: backends, WAL writer, checkpointer) and by this client with its
     finished child processes."""
-
-    def __init__(self, server_pid: int):
-        self.server_pid = server_pid
-
-    def read(self) -> dict[str, float]:
-        processes = _processes()
-        tree, grew = {self.server_pid}, True
-        while grew:
-            children = {pid for pid, (parent, _name) in processes.items() if parent in tree} - tree
-            tree |= children
-            grew = bool(children)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"server": _cpu_seconds(tree),
-                "database": _cpu_seconds(pid for pid, (_parent, name) in processes.items() if name == "postgres"),
-                "client": time.process_time() + children.ru_utime + children.ru_stime}
+    processes = _processes()
+    tree, grew = {server_pid}, True
+    while grew:
+        children = {pid for pid, (parent, _name) in processes.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    finished = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"server": _cpu_seconds(tree),
+            "database": _cpu_seconds(pid for pid, (_parent, name) in processes.items() if name == "postgres"),
+            "client": time.process_time() + finished.ru_utime + finished.ru_stime}
 
 
 def drive(port: int, paths: list[str], headers: dict, clients: int, processes: int = 1) -> float:
@@ -325,12 +320,12 @@ def main() -> int:
 
         def certify_all(name: str, item_ids: list[int], measure: bool = False) -> float:
             server, path = targets[name]
-            meter = CpuMeter(server.process.pid) if measure and args.cpu else None
-            before = meter.read() if meter else None
+            measure = measure and args.cpu
+            before = cpu_used(server.process.pid) if measure else None
             seconds = drive(server.port, [path.format(i) for i in item_ids], {} if name == "baseline" else headers,
                             args.clients, args.client_processes)
-            if meter:
-                after = meter.read()
+            if measure:
+                after = cpu_used(server.process.pid)
                 cpu[name].append({part: 1000 * (after[part] - before[part]) / len(item_ids) for part in after})
             return seconds
 

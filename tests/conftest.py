@@ -219,7 +219,7 @@ def _fresh_sqlite_file(engine, template: Path) -> None:
 
 # One engine per engine kind and test process, not one per test: SQLAlchemy keeps its compiled
 # statements per engine, so a new engine for each test compiled every statement of every test
-# again (about a third of building a World), and on PostgreSQL made new connections too.
+# again (about a third of building a World).
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request) -> Database:
     if request.param == "sqlite":
