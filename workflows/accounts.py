@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,24 +29,22 @@ PASSWORD_MAX = 200
 ACCOUNT_ROLES = (Role.ADMIN,)
 
 _hasher = PasswordHasher()
-_dummy_hash: str | None = None
 
 
+@cache
 def dummy_hash() -> str:
     """Verified against when the username is unknown, so both failures cost one argon2
     verification. Made on first need, not at import: a hash takes a fifth of a second of CPU, which
     every command, scheduler and test process paid at start-up. The web app makes it when it is
     created (web.app.create_app), so no sign-in pays for it."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = _hasher.hash("not a password of anyone")
-    return _dummy_hash
+    return _hasher.hash("not a password of anyone")
 
 
 def use_hasher(hasher: PasswordHasher) -> None:
     """Swap the argon2 parameters (tests use cheap ones; production keeps argon2-cffi's defaults)."""
-    global _hasher, _dummy_hash
-    _hasher, _dummy_hash = hasher, None
+    global _hasher
+    _hasher = hasher
+    dummy_hash.cache_clear()
 
 
 def hash_password(password: str) -> str:

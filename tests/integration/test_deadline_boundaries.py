@@ -33,6 +33,7 @@ RECEIPT_CLOSE = end_of_day(RECEIPT_LAST_DAY)
 def far_from_taipei(db, monkeypatch):
     monkeypatch.setenv("TZ", "America/Los_Angeles")
     time.tzset()
+
     def _session_zone(dbapi_connection, _record):
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'Pacific/Kiritimati'")
@@ -42,9 +43,8 @@ def far_from_taipei(db, monkeypatch):
         event.listen(db.engine, "connect", _session_zone)
         db.dispose()  # connections made before the listener: gone, the test's all get the zone
     yield
-    if db.dialect == "postgresql":  # the engine serves the tests that follow
+    if db.dialect == "postgresql":  # the engine serves the tests that follow (db disposes its connections)
         event.remove(db.engine, "connect", _session_zone)
-        db.dispose()
     monkeypatch.undo()
     time.tzset()
 
