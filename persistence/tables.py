@@ -438,6 +438,40 @@ class Account(SchoolScoped, Base):
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SignInSession(Base):
+    """A signed-in browser (kind "web", the session cookie) or an API token (kind "api"): the
+    cookie or the bearer token carries an opaque random value; only its SHA-256 is stored.
+    Looked up on every request before the school is known, so not SchoolScoped; school_id is
+    kept for the school's own listings. Ending a session deletes its row: sign-out, a password
+    change and an admin's 停用 end them at once. `expires_at` is the absolute lifetime; the idle
+    lifetime counts from `last_seen_at`."""
+
+    __tablename__ = "sign_in_sessions"
+    __table_args__ = (CheckConstraint(_in("kind", ("web", "api")), name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SignInThrottle(Base):
+    """Failed sign-in attempts counted per key ("user:<username>", "addr:<address>", …), shared by
+    every worker and host of a deployment through the database (unless Redis is configured).
+    Successful sign-ins are never counted. Not SchoolScoped: a username or an address is not yet
+    a school's."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class GuardianLink(SchoolScoped, Base):
     """A guardian account's student: the guardian sees (and, where the policy allows, acts for)
     this student only."""
