@@ -35,6 +35,7 @@ from workflows.errors import CorruptState, InvalidInput, NotFound, RuleViolation
 from workflows.policy import KIND_LABELS
 from workflows.receipts import require_submission_office
 from workflows.roles import DIVISION_LABELS, Division, EnrolmentStatus
+from workflows.spreadsheet_text import append_text_row
 from workflows.transitions import fire, require_allowed, start
 from workflows.unit_of_work import UnitOfWork, now_or
 from workflows.uploads import PERFORMANCE_CATEGORIES
@@ -473,14 +474,15 @@ def _write_workbook(path: Path, cover_rows, cover: dict[str, str], sheets, now: 
     book = Workbook()
     cover_sheet = book.active
     cover_sheet.title = roster.COVER_SHEET
+    # Every cell through spreadsheet_text: a student's title or name is text, never a formula.
     for label, key in cover_rows:
-        cover_sheet.append([label, cover[key]])
+        append_text_row(cover_sheet, [label, cover[key]])
     written = [cover_sheet]
     for sheet, rows in sheets:
         data = book.create_sheet(sheet.name)
-        data.append([label for label, _ in sheet.columns])
+        append_text_row(data, [label for label, _ in sheet.columns])
         for values in rows:
-            data.append([values.get(key, "") for _, key in sheet.columns])
+            append_text_row(data, [values.get(key, "") for _, key in sheet.columns])
         written.append(data)
     for sheet_ in written:  # text, so ID numbers, codes and 0970301 keep their zeros
         for row in sheet_.iter_rows():

@@ -10,7 +10,6 @@ import work on a `RecordKind` that names the kind's table, fields, identity and 
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 
 from persistence.tables import CadreRecord, Student
+from workflows import spreadsheet_text
 from workflows.actors import Actor
 # csv_rows keeps its small parsers private; they are the school's accepted spellings
 # (學年度 114 or 114學年度, 學期 1 or 上, 是/否/Y/N), so the records reuse them rather than copy them.
@@ -107,7 +107,7 @@ class RecordKind:
 
     def csv_template(self) -> bytes:
         """The file a clerk fills in: the header row, UTF-8 with a BOM so Excel reads it as such."""
-        return codecs.BOM_UTF8 + (",".join(c.label for c in self.columns) + "\r\n").encode("utf-8")
+        return spreadsheet_text.csv_bytes([[c.label for c in self.columns]])
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 
 from persistence.files import FileTooLarge, StorageError
 from persistence.tables import ConsultationRecord, Staff, StaffRole, Student
+from workflows import spreadsheet_text
 from workflows.actors import Actor, OnBehalf
 from workflows.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
                              taipei_date, to_taipei)
@@ -94,7 +95,7 @@ def find_student(uow: UnitOfWork, student_no: str) -> Student:
 
 def csv_bytes(columns: tuple[Column, ...]) -> bytes:
     """A template: the header row, UTF-8 with a BOM so that Excel reads the Chinese."""
-    return ("\ufeff" + ",".join(c.label for c in columns) + "\r\n").encode("utf-8")
+    return spreadsheet_text.csv_bytes([[c.label for c in columns]])
 
 
 # -- who keeps which records ---------------------------------------------------------------------
