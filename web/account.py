@@ -6,14 +6,10 @@ gets the new fingerprint and stays signed in. A temporary password set by the sc
 sends its holder here before any other page."""
 from __future__ import annotations
 
-import time
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_limiter.errors import RateLimitExceeded
-
-from web.auth import SIGN_IN_LIMIT, limiter
 from web.context import current_account, db, login_required, now, school_uow
-from web.errors import respond
+from web.sign_in_throttle import note_wrong_password, password_checked
 from workflows import passwords
 from workflows.accounts import PASSWORD_MAX, PASSWORD_MIN, session_fingerprint
 from workflows.errors import InvalidInput
@@ -26,33 +22,14 @@ _OPEN_WITH_TEMPORARY = frozenset({"account.change_password", "auth.login", "auth
 _WITHOUT_SESSION = frozenset({"api", "calendar_pages"})
 
 
-def _change_limit() -> str:
-    # The sign-in budget's size: the current-password check is as good a guessing door as /login.
-    return current_app.config.get("SIGN_IN_RATE_LIMIT") or SIGN_IN_LIMIT
-
-
-def _limited_account() -> str:
+def _account_username() -> str | None:
     account = current_account()
-    return f"account:{account.id if account is not None else ''}"
+    return account.username if account is not None else None
 
 
-def change_limited(view):
-    """At most the sign-in limit of POSTs a minute per account: a stolen session cannot use the
-    form to guess the password. Per account rather than per address, since a whole school may
-    reach the site from one address and change passwords on the same morning."""
-    return limiter.shared_limit(_change_limit, scope="password_change_account", key_func=_limited_account,
-                                methods=["POST"])(view)
-
-
-@bp.errorhandler(RateLimitExceeded)
-def _too_many(error: RateLimitExceeded):
-    # The app's 429 speaks of sign-in attempts; here it is this form's.
-    current = limiter.current_limit
-    wait = max(1, int(current.reset_at - time.time()) + 1) if current is not None else 60
-    amount = error.limit.limit.amount
-    return respond(429, "rate_limited", f"變更密碼的嘗試次數過多（上限：每分鐘 {amount} 次），請於 {wait} 秒後再試。",
-                   {"rule": "password_change_rate_limit", "limit": amount, "retry_after": wait},
-                   headers={"Retry-After": str(wait)})
+# The current-password check is as good a guessing door as /login: a stolen session must not
+# guess through it. The sign-in throttle, on the account's username (one budget with /login).
+change_limited = password_checked(_account_username, door="password_change")
 
 
 @bp.before_app_request
@@ -96,6 +73,8 @@ def change_password():
             fingerprint = session_fingerprint(changed)
             uow.commit()
     except InvalidInput as refused:
+        if "current_password" in (refused.details.get("fields") or {}) and request.form.get("current_password"):
+            note_wrong_password()  # a guess; a mistake in the new password is not
         # The passwords typed are never sent back: each field comes back empty, with its words.
         return _page(errors=refused.details.get("fields") or {refused.field: refused.message},
                      status=refused.status)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
+from web import sign_in_throttle
 from workflows import accounts
 from workflows.unit_of_work import prepare
 
@@ -37,13 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         JSON_AS_ASCII=False,
-        # Sign-in rate limits (web.auth.limiter): in memory per process unless a shared storage
-        # (e.g. redis://host:6379) is named; with several workers use a shared one.
-        RATELIMIT_STORAGE_URI=os.environ.get("PORTFOLIO_RATELIMIT_STORAGE_URI") or "memory://",
     )
     app.config.update(config or {})
-    # Tests sign in many times a minute; they turn the limiter on explicitly to test it.
-    app.config.setdefault("RATELIMIT_ENABLED", not app.config.get("TESTING", False))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("PORTFOLIO_SECRET_KEY") or _instance_secret(app)
     app.json.ensure_ascii = False
@@ -58,7 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     csrf.init_app(app)
-    _init_limiter(app)
+    # Failed sign-ins counted in the database (SIGN_IN_* settings: docs/web.md, "Sign-in throttle").
+    sign_in_throttle.install(app, app.extensions["portfolio.db"])
     from web import (api, auth, batches, disputes, errors, files, filters, guardian, proxies, records, staff,
                      student, teacher)
     from web import calendar_pages, working_group
@@ -99,24 +95,6 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     return app
-
-
-def _init_limiter(app: Flask) -> None:
-    from flask_limiter.errors import RateLimitExceeded
-
-    from web.auth import limiter
-    from web.errors import respond
-
-    limiter.init_app(app)
-
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(error: RateLimitExceeded):
-        current = limiter.current_limit
-        wait = max(1, int(current.reset_at - time.time()) + 1) if current is not None else 60
-        return respond(429, "rate_limited",
-                       f"登入嘗試次數過多（上限：每分鐘 {error.limit.limit.amount} 次），請於 {wait} 秒後再試。",
-                       {"rule": "sign_in_rate_limit", "limit": error.limit.limit.amount, "retry_after": wait},
-                       headers={"Retry-After": str(wait)})
 
 
 def _instance_secret(app: Flask) -> str:

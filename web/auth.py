@@ -4,42 +4,29 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from web.context import current_account, db, now
+from web.sign_in_throttle import password_checked
 from workflows.accounts import authenticate, session_fingerprint
 from workflows.errors import Forbidden
 
 bp = Blueprint("auth", __name__)
 
-# Sign-in attempts are limited per client address and per username, shared by the page and the
-# API's token endpoint (one budget, whichever door is used). web.app initialises it per app;
-# storage is in memory unless RATELIMIT_STORAGE_URI (PORTFOLIO_RATELIMIT_STORAGE_URI) names a
-# shared one (redis://...), which several gunicorn workers need to count together.
-limiter = Limiter(key_func=get_remote_address)
-SIGN_IN_LIMIT = "10 per minute"
 
-
-def _sign_in_limit() -> str:
-    return current_app.config.get("SIGN_IN_RATE_LIMIT") or SIGN_IN_LIMIT
-
-
-def _attempted_username() -> str:
+def _attempted_username() -> str | None:
+    """The username tried, read once and safely: a JSON body through the API's json_body (parsed
+    once per request, 400 for one it cannot read however deep), else the form's field."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        name = body.get("username") if isinstance(body, dict) else None
-    else:
-        name = request.form.get("username")
-    return "user:" + (name.strip().lower() if isinstance(name, str) else "")
+        from web.api.core import json_body
+
+        return json_body().get("username")
+    return request.form.get("username")
 
 
-def sign_in_limited(view):
-    """At most SIGN_IN_LIMIT POSTs per client address and per username (429 with Retry-After)."""
-    view = limiter.shared_limit(_sign_in_limit, scope="sign_in_user", key_func=_attempted_username,
-                                methods=["POST"])(view)
-    return limiter.shared_limit(_sign_in_limit, scope="sign_in_address", methods=["POST"])(view)
+# Failed sign-ins are throttled per username and per address (web/sign_in_throttle.py), one
+# budget for the page and the API's token endpoint, whichever door is used.
+sign_in_limited = password_checked(_attempted_username)
 
 
 def _safe_next(target: str | None) -> str | None:

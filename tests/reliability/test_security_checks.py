@@ -1,5 +1,5 @@
 """Security checks of the site and the API, on SQLite and PostgreSQL: session fixation, CSRF on
-every form route, security headers, cookie flags, argon2 password hashes, the sign-in rate limit
+every form route, security headers, cookie flags, argon2 password hashes, the sign-in throttle
 and ids guessed across schools (IDOR). The role × endpoint matrices themselves live in
 tests/integration/web/test_access_matrix.py and test_page_access_matrix.py; here the ids are
 guessed: the other school's objects and ids that do not exist.
@@ -100,13 +100,16 @@ def test_passwords_are_argon2id(world, people):
 
 
 def test_sign_in_rate_limit(db, files, world, people):
+    """The sign-in throttle (web/sign_in_throttle.py): failures only, per username across
+    addresses and doors, per address across usernames; successes from one address never count."""
     limited = create_app({"DATABASE": db, "FILES": files, "TESTING": True, "SECRET_KEY": "k",
                           "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": True})
     client = limited.test_client()
     statuses = [client.post("/api/v1/auth/token", json={"username": "stu0.013301", "password": "wrong"},
-                            environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code for n in range(10)]
-    assert statuses == [401] * 10
-    # The 11th attempt on the same username, from yet another address and through the page: 429.
+                            environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code for n in range(5)]
+    assert statuses == [401] * 5
+    # The 6th attempt on the same username, from yet another address, through the page and with
+    # the right password: 429, the password not even checked.
     page = client.get("/login").get_data(as_text=True)
     import re
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -114,24 +117,27 @@ def test_sign_in_rate_limit(db, files, world, people):
                            environ_base={"REMOTE_ADDR": "10.0.1.1"})
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) >= 1
-    assert "登入嘗試次數過多" in response.get_data(as_text=True)
-    # Per address: another username from one address is limited after 10 too.
+    assert "登入失敗次數過多" in response.get_data(as_text=True)
+    # Per address: many usernames from one address are stopped after 100 failures.
     answers = [client.post("/api/v1/auth/token", json={"username": f"nobody{n}", "password": "x"},
-                           environ_base={"REMOTE_ADDR": "10.9.9.9"}) for n in range(11)]
-    assert [a.status_code for a in answers[:10]] == [401] * 10 and answers[10].status_code == 429
-    assert answers[10].get_json()["details"]["rule"] == "sign_in_rate_limit"
-    # Someone else, from elsewhere, still signs in.
-    fine = client.post("/api/v1/auth/token", json={"username": "stu1.013301", "password": PASSWORD},
-                       environ_base={"REMOTE_ADDR": "10.5.5.5"})
-    assert fine.status_code == 200
-    _save("rate_limit", {"limit": "10 per minute per address and per username", "11th_attempt": 429})
+                           environ_base={"REMOTE_ADDR": "10.9.9.9"}) for n in range(101)]
+    assert [a.status_code for a in answers[:100]] == [401] * 100 and answers[100].status_code == 429
+    assert answers[100].get_json()["details"]["rule"] == "sign_in_failures_per_address"
+    # Someone else, from elsewhere, still signs in; and from one address, successes never run out.
+    oks = [client.post("/api/v1/auth/token", json={"username": "stu1.013301", "password": PASSWORD},
+                       environ_base={"REMOTE_ADDR": "10.5.5.5"}).status_code for _ in range(20)]
+    assert oks == [200] * 20
+    _save("rate_limit", {"limit": "failed sign-ins only: 5 free per username, then 1 s, 2 s, 4 s … (at most "
+                                  "5 min); 100 per address in 10 min", "6th_failure_of_a_username": 429,
+                         "101st_failure_of_an_address": 429, "successes_from_one_address": 20})
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(db, files, world, people):
     """PORTFOLIO_TRUSTED_PROXIES / TRUSTED_PROXIES: every client comes through the proxy's one
     address, so without X-Forwarded-For they would share one budget."""
     limited = create_app({"DATABASE": db, "FILES": files, "TESTING": True, "SECRET_KEY": "k",
-                          "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": True, "TRUSTED_PROXIES": 1})
+                          "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": True, "TRUSTED_PROXIES": 1,
+                          "SIGN_IN_ADDRESS_FAILURES": 10})
     client = limited.test_client()
 
     def attempt(username, forwarded):

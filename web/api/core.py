@@ -185,7 +185,10 @@ def _describe(messages: dict) -> str:
 
 
 def json_body() -> dict:
-    """The request's JSON object ({} when there is no body); 400 when it is not one."""
+    """The request's JSON object ({} when there is no body); 400 when it is not one. Parsed once
+    per request: the sign-in throttle reads the username from it before the view does."""
+    if "json_body" in g:
+        return g.json_body
     raw = request.get_data(cache=True)  # 413 (JSON) here when over MAX_CONTENT_LENGTH
     if not raw:
         return {}
@@ -197,6 +200,7 @@ def json_body() -> dict:
         raise MalformedBody("JSON 格式不正確，無法解析。", field="body") from None
     if not isinstance(data, dict):
         raise MalformedBody("請求內容須為 JSON 物件（{…}）。", field="body")
+    g.json_body = data
     return data
 
 
@@ -273,7 +277,11 @@ class TokenResponse(Schema):
 
 @operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
            errors=(400, 401, 403, 413, 422, 429), auth=False, description=(
-               "同一來源位址或同一帳號每分鐘最多嘗試 10 次（與登入頁共用）；超過時回 429 與 Retry-After。"
+               "只計算失敗（帳號或密碼錯誤），成功不計，與登入頁及變更密碼共用：同一帳號名稱連續失敗 5 次後，"
+               "每再失敗一次須等待 1、2、4…秒（最長 5 分鐘，15 分鐘沒有失敗即歸零，登入成功亦歸零）；"
+               "同一來源位址每 10 分鐘最多失敗 100 次（學校網路可另設上限）。受限時不檢查密碼，"
+               "回 429 與 Retry-After，details 的 rule 為 sign_in_failures_per_username 或 "
+               "sign_in_failures_per_address。"
                "帳號仍使用學校平臺管理者重設的暫時密碼時回 403 password_change_required：請先在網站變更密碼。"))
 @sign_in_limited
 def token():

@@ -114,7 +114,9 @@ def test_a_change_ends_the_other_sessions_and_tokens_and_keeps_this_one(app, cli
     assert NEW not in stored and PASSWORD not in stored and _hash(world, people["stu0"]) not in stored
 
 
-def test_the_change_form_is_rate_limited_per_account(db, files, people):
+def test_the_change_form_is_throttled_per_account(db, files, people):
+    """The sign-in throttle on the current-password check (web/sign_in_throttle.py; its own tests
+    are in test_sign_in_throttle.py): 5 wrong guesses, then a lock."""
     limited = create_app({"DATABASE": db, "FILES": files, "TESTING": True, "SECRET_KEY": "k",
                           "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": True})
     client = limited.test_client()
@@ -122,14 +124,14 @@ def test_the_change_form_is_rate_limited_per_account(db, files, people):
     token = csrf_token(client, CHANGE)
     statuses = [client.post(CHANGE, data={"current_password": f"guess number {n}", "new_password": NEW,
                                           "confirm_password": NEW, "csrf_token": token},
-                            environ_base={"REMOTE_ADDR": f"10.0.2.{n}"}).status_code for n in range(10)]
-    assert statuses == [400] * 10
-    # The 11th guess, even the right password and from another address: 429, nothing changed.
+                            environ_base={"REMOTE_ADDR": f"10.0.2.{n}"}).status_code for n in range(5)]
+    assert statuses == [400] * 5
+    # The 6th guess, even the right password and from another address: 429, nothing changed.
     blocked = client.post(CHANGE, data={"current_password": PASSWORD, "new_password": NEW,
                                         "confirm_password": NEW, "csrf_token": token},
                           environ_base={"REMOTE_ADDR": "10.0.3.1"})
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
-    assert "變更密碼的嘗試次數過多" in blocked.get_data(as_text=True)
+    assert "目前的密碼輸入錯誤次數過多" in blocked.get_data(as_text=True)
     assert client.get(CHANGE).status_code == 200  # the GET is not limited
     # Another account from the same address still changes its password.
     other = limited.test_client()
