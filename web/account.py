@@ -1,17 +1,18 @@
 """My account 我的帳號: change my password 變更密碼, for every signed-in person.
 
 Thin: parse the form, call workflows/passwords.change_password, render. The change ends every
-other session and API token of the account (their fingerprint was the old hash's); this browser
-gets the new fingerprint and stays signed in. A temporary password set by the school's admin
-sends its holder here before any other page."""
+session and API token of the account; this browser gets a new session in the same transaction
+and stays signed in. A temporary password set by the school's admin sends its holder here before
+any other page."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
-from web.context import current_account, db, login_required, now, school_uow
+from web.context import SIGN_IN_KEY, current_account, db, login_required, now, school_uow, session_lifetimes
 from web.sign_in_throttle import note_wrong_password, password_checked
-from workflows import passwords
-from workflows.accounts import PASSWORD_MAX, PASSWORD_MIN, session_fingerprint
+from workflows import passwords, sign_in_sessions
+from workflows.accounts import PASSWORD_MAX, PASSWORD_MIN
+from workflows.clock import utc_now
 from workflows.errors import InvalidInput
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -35,17 +36,17 @@ change_limited = password_checked(_account_username, door="password_change")
 @bp.before_app_request
 def _temporary_password_first():
     """A temporary password (reset by the admin) is changed before anything else is done with it.
-    Checked once per session fingerprint: the answer is kept in the session until the password
-    changes again."""
+    Checked once per sign-in session: the answer is kept in the cookie beside the session's value.
+    Only a password event changes it, and every one ends the session (the holder's own change
+    starts a new one, answered below)."""
     if (request.endpoint is None or request.endpoint in _OPEN_WITH_TEMPORARY
             or request.blueprint in _WITHOUT_SESSION):
         return None
     account = current_account()
     if account is None:
         return None
-    fingerprint = session_fingerprint(account)
-    if session.get("pw_checked") != fingerprint:
-        session["pw_checked"] = fingerprint
+    if not session.get("pw_checked"):  # sign-in clears the cookie: checked once per session
+        session["pw_checked"] = True
         session["pw_temporary"] = passwords.must_change_password(db(), account)
     if session.get("pw_temporary"):
         return redirect(url_for("account.change_password"))
@@ -70,7 +71,9 @@ def change_password():
                 uow, actor, account.id, current=request.form.get("current_password", ""),
                 new=request.form.get("new_password", ""), confirm=request.form.get("confirm_password", ""),
                 now=now())
-            fingerprint = session_fingerprint(changed)
+            # Every session of the account ended with the change; this browser goes on in a new one.
+            value = sign_in_sessions.start(uow.session, changed, sign_in_sessions.WEB, session_lifetimes("web"),
+                                           utc_now())
             uow.commit()
     except InvalidInput as refused:
         if "current_password" in (refused.details.get("fields") or {}) and request.form.get("current_password"):
@@ -78,8 +81,7 @@ def change_password():
         # The passwords typed are never sent back: each field comes back empty, with its words.
         return _page(errors=refused.details.get("fields") or {refused.field: refused.message},
                      status=refused.status)
-    # This browser goes on with the new fingerprint; every other session and token had the old one.
-    session["fp"] = session["pw_checked"] = fingerprint
+    session[SIGN_IN_KEY], session["pw_checked"] = value, True
     session["pw_temporary"] = False
     flash("已變更密碼。其他裝置上的登入和 API 權杖都已失效，下次請用新密碼登入。")
     return redirect(url_for("auth.home"))

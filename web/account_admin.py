@@ -1,11 +1,12 @@
 """Accounts 帳號管理 for the school's platform admin (學校平臺管理者): the school's accounts
-(search, pages) and reset a password 重設密碼 to a temporary one, shown once.
+(search, pages), reset a password 重設密碼 to a temporary one, shown once, and 停用 / 啟用 an
+account (停用 ends its sessions and API tokens at once).
 
 Thin: workflows/passwords decides who may (the admin only: anyone else 403; another school's
 account 404) and writes the audit."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
 from workflows import passwords
@@ -52,3 +53,29 @@ def reset(account_id: int):
     response = make_response(render_template("account/reset_done.html", done=done))
     response.headers.update(NO_STORE)
     return response
+
+
+def _set_active(account_id: int, active: bool):
+    try:
+        with school_uow() as (uow, actor):
+            row = passwords.set_active(uow, actor, account_id, active, now=now())
+            uow.commit()
+    except InvalidInput as refused:
+        flash(refused.message, "error")
+    else:
+        flash(f"已{'啟用' if active else '停用'}帳號 {row.username}。"
+              + ("" if active else "這個帳號原有的登入和 API 權杖都已失效。"))
+    return redirect(url_for("account_admin.index", q=request.form.get("q") or None))
+
+
+@bp.post("/<int:account_id>/deactivate")
+@login_required("staff")
+def deactivate(account_id: int):
+    """停用: the account can no longer sign in, and its sessions and tokens end at once."""
+    return _set_active(account_id, False)
+
+
+@bp.post("/<int:account_id>/activate")
+@login_required("staff")
+def activate(account_id: int):
+    return _set_active(account_id, True)

@@ -15,6 +15,7 @@ from persistence.files import LocalFileStore
 from web import sign_in_throttle
 from workflows import accounts
 from workflows.unit_of_work import prepare
+from workflows.sign_in_sessions import Lifetimes
 
 csrf = CSRFProtect()
 
@@ -31,14 +32,23 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="portfolio_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        TOKEN_MAX_AGE=timedelta(hours=8).total_seconds(),
+        # Server-side sign-in sessions (workflows/sign_in_sessions.py), in minutes; idle 0: none.
+        # Why these defaults: docs/web.md, "Sessions and tokens".
+        SESSION_IDLE_MINUTES=_minutes("PORTFOLIO_SESSION_IDLE_MINUTES", 120),
+        SESSION_MAX_MINUTES=_minutes("PORTFOLIO_SESSION_MAX_MINUTES", 8 * 60),
+        TOKEN_IDLE_MINUTES=_minutes("PORTFOLIO_TOKEN_IDLE_MINUTES", 120),
+        TOKEN_MAX_MINUTES=_minutes("PORTFOLIO_TOKEN_MAX_MINUTES", 8 * 60),
         # Uploads: the largest policy limit is 10 MB for media; the rest is form overhead.
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         JSON_AS_ASCII=False,
     )
     app.config.update(config or {})
+    # lifetimes() checks the four settings now, not at the first sign-in; the browser keeps the
+    # cookie no longer than the server-side session can last.
+    lifetimes(app.config, "api")
+    if "PERMANENT_SESSION_LIFETIME" not in (config or {}):
+        app.config["PERMANENT_SESSION_LIFETIME"] = lifetimes(app.config, "web").absolute
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("PORTFOLIO_SECRET_KEY") or _instance_secret(app)
     app.json.ensure_ascii = False
@@ -95,6 +105,26 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _minutes(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number of minutes, not {raw!r}") from None
+
+
+def lifetimes(config, kind: str) -> Lifetimes:
+    """The lifetimes of a web session ("web") or an API token ("api") from the configuration."""
+    prefix = "SESSION" if kind == "web" else "TOKEN"
+    idle, absolute = int(config[f"{prefix}_IDLE_MINUTES"]), int(config[f"{prefix}_MAX_MINUTES"])
+    try:
+        return Lifetimes(absolute=timedelta(minutes=absolute), idle=timedelta(minutes=idle) if idle else None)
+    except ValueError as refused:
+        raise ValueError(f"{prefix}_IDLE_MINUTES / {prefix}_MAX_MINUTES: {refused}") from None
 
 
 def _instance_secret(app: Flask) -> str:

@@ -1,14 +1,17 @@
-"""Sign-in 登入 and sign-out 登出. The session cookie carries the account id and a fingerprint
-of the password hash: a changed password ends every other session."""
+"""Sign-in 登入 and sign-out 登出. Signing in starts a server-side session
+(workflows/sign_in_sessions.py) whose opaque value the cookie carries; signing out ends it on the
+server at once, so a copy of the cookie opens nothing afterwards."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
-from web.context import current_account, db, now
+from web.context import SIGN_IN_KEY, current_account, db, now, session_lifetimes
 from web.sign_in_throttle import password_checked
-from workflows.accounts import authenticate, session_fingerprint
+from workflows import sign_in_sessions
+from workflows.accounts import authenticate
+from workflows.clock import utc_now
 from workflows.errors import Forbidden
 
 bp = Blueprint("auth", __name__)
@@ -63,8 +66,8 @@ def login():
             error = refused.message
         else:
             session.clear()  # a new session on sign-in: nothing from before carries over
-            session["account_id"] = account.id
-            session["fp"] = session_fingerprint(account)
+            session[SIGN_IN_KEY] = sign_in_sessions.start_session(db(), account, sign_in_sessions.WEB,
+                                                                  session_lifetimes("web"), utc_now())
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
     return render_template("auth/login.html", error=error), (401 if error else 200)
@@ -72,6 +75,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if SIGN_IN_KEY in session:
+        sign_in_sessions.end_session(db(), value=session[SIGN_IN_KEY])
     session.clear()
     flash("已登出。")
     return redirect(url_for("auth.login"))

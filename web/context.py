@@ -12,9 +12,13 @@ from flask import session as session_cookie  # `session` is also the database se
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import Account
-from workflows.accounts import account_still_open, actor_of, load_account, session_fingerprint
+from web.app import lifetimes
+from workflows import sign_in_sessions
+from workflows.accounts import account_still_open, actor_of
+from workflows.clock import utc_now
 from workflows.actors import Actor
 from workflows.errors import Forbidden
+from workflows.sign_in_sessions import Lifetimes
 from workflows.unit_of_work import UnitOfWork
 
 
@@ -26,14 +30,25 @@ def files() -> FileStore:
     return current_app.extensions["portfolio.files"]
 
 
+# The key of the opaque sign-in session value in Flask's signed cookie (which also carries the
+# CSRF token and flash messages, and nothing of the password or its hash).
+SIGN_IN_KEY = "sid"
+
+
+def session_lifetimes(kind: str) -> Lifetimes:
+    """Sessions live by the wall clock (workflows.clock.utc_now), not by `now()`: a test that sets
+    the app's NOW to a deadline moves the school's calendar, not the age of its sign-ins."""
+    return lifetimes(current_app.config, kind)
+
+
 def account_from_session() -> Account | None:
-    account_id = session.get("account_id")
-    if account_id is None:
+    value = session.get(SIGN_IN_KEY)
+    if value is None:
         return None
-    account = load_account(db(), account_id)
-    if account is None or not account.active or session.get("fp") != session_fingerprint(account):
+    account = sign_in_sessions.signed_in_account(db(), value, sign_in_sessions.WEB, session_lifetimes("web"),
+                                                 utc_now())
+    if account is None:  # signed out, ended by a password change or 停用, or run out
         session.clear()
-        return None
     return account
 
 

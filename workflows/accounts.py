@@ -15,13 +15,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from persistence.db import Database
-from persistence.tables import Account, GuardianLink, School, Staff, StaffRole, Student
+from persistence.tables import Account, GuardianLink, Staff, StaffRole, Student
 from workflows.actors import Actor
 from workflows.clock import taipei_date
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.roles import Role
 from workflows.transitions import note
-from workflows.unit_of_work import UnitOfWork, now_or, prepare, remember_staff_roles
+from workflows.unit_of_work import UnitOfWork, now_or, prepare
 
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{3,60}")
 PASSWORD_MIN = 10
@@ -179,35 +179,6 @@ def staff_may_act(staff: Staff, today: date) -> bool:
     return staff.active or (staff.certify_only_until is not None and staff.certify_only_until >= today)
 
 
-def load_account(db: Database, account_id: int) -> Account | None:
-    with prepare(db).session() as session:
-        account = session.get(Account, account_id)
-        if account is not None:
-            session.expunge(account)
-        return account
-
-
-def load_account_in(session, account_id: int) -> tuple[Account | None, tuple]:
-    """The account (detached) and the rows read with it, in one query, in a session the caller
-    goes on using: its school and, for a staff account, the staff row, whose roles are left for
-    the first `UnitOfWork.staff_actor` of that session (`remember_staff_roles`). While the
-    caller holds the rows returned, a unit of work of the account's school opened on that
-    session finds the school and the actor without another query."""
-    rows = session.execute(
-        select(Account, School, Staff, StaffRole.role)
-        .join(School, School.id == Account.school_id)
-        .outerjoin(Staff, (Staff.school_id == Account.school_id) & (Staff.id == Account.staff_id))
-        .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
-        .where(Account.id == account_id)).all()
-    if not rows:
-        return None, ()
-    account, school, staff, _role = rows[0]
-    session.expunge(account)
-    if staff is not None:
-        remember_staff_roles(session, staff.id, frozenset(Role(role) for *_, role in rows if role is not None))
-    return account, (school, staff)
-
-
 def actor_of(uow: UnitOfWork, account: Account) -> Actor:
     """The Actor the workflows take, with roles (staff) or linked students (guardian)."""
     if account.school_id != uow.school_id:
@@ -224,11 +195,6 @@ def actor_of(uow: UnitOfWork, account: Account) -> Actor:
     students = uow.session.scalars(select(GuardianLink.student_id).where(
         GuardianLink.school_id == uow.school_id, GuardianLink.account_id == account.id)).all()
     return Actor("guardian", account.id, account.name, uow.school_id, student_ids=frozenset(students))
-
-
-def session_fingerprint(account: Account) -> str:
-    """Changes when the password changes, so old sessions and tokens stop working."""
-    return account.password_hash[-16:]
 
 
 def person_ids(uow: UnitOfWork, *, student_nos=(), staff_no: str | None = None) -> tuple[list[int], int | None]:

@@ -30,8 +30,9 @@ from sqlalchemy import select
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Window
-from workflows import boundaries, receipt_import, reminders, retention, sweeps
+from workflows import boundaries, receipt_import, reminders, retention, sign_in_sessions, sweeps
 from workflows.actors import Actor
+from workflows.clock import utc_now
 from workflows.policy import Policy, parse_policy
 from workflows.unit_of_work import UnitOfWork
 
@@ -67,6 +68,7 @@ class DueRun:
     now: datetime
     schools: list[SchoolRun] = field(default_factory=list)
     files_removed: int = 0
+    sessions_purged: int = 0  # sign-in sessions and API tokens past their absolute lifetime
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -116,6 +118,13 @@ def run_due(db: Database, files: FileStore | None, now: datetime, *, actor: Acto
     for school in schools:
         if school_ids is None or school.id in school_ids:
             result.schools.append(run_school(db, files, school, now, actor))
+    if school_ids is None:  # the deployment-wide run (catch-up, `portfolio sweep`)
+        try:
+            # By the wall clock, as sessions live (a sweep's `now` may be a deadline being caught up).
+            result.sessions_purged = sign_in_sessions.purge_expired(db, utc_now())
+        except Exception as error:  # noqa: BLE001 - reported; the rows go on the next run
+            log.exception("removing expired sign-in sessions failed")
+            result.errors.append(f"sessions: {type(error).__name__}: {error}")
     if files is not None:
         try:
             result.files_removed = retention.remove_files(db, files)

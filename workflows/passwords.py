@@ -3,9 +3,9 @@
 command line (`portfolio user passwd`).
 
 Every path hashes with workflows/accounts.py's argon2 hasher and its length rule, sets
-`password_changed_at` and writes an audit row (never the password, never the hash). A new hash
-is also a new session fingerprint (accounts.session_fingerprint), so every session and API token
-issued before stops working; the web keeps the browser that made the change signed in.
+`password_changed_at` and writes an audit row (never the password, never the hash). Every path
+also ends all of the account's sign-in sessions and API tokens in the same transaction
+(workflows/sign_in_sessions.py); the web starts a new session for the browser that made the change.
 
 An account whose latest password event is an admin's reset holds a temporary password that the
 admin has seen: the site sends it to 變更密碼 before anything else (`must_change_password`), and
@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 
 from persistence.db import Database
 from persistence.tables import Account, AuditEntry, Staff, Student
-from workflows import accounts
+from workflows import accounts, sign_in_sessions
 from workflows.accounts import ACCOUNT_KIND_LABELS, ACCOUNT_ROLES, PASSWORD_MAX, PASSWORD_MIN
 from workflows.actors import Actor
 from workflows.errors import Forbidden, InvalidInput, NotFound, PasswordChangeRequired
@@ -32,6 +32,7 @@ from workflows.unit_of_work import UnitOfWork, now_or, prepare
 
 CHANGED, RESET, SET = "password_changed", "password_reset", "password_set"
 PASSWORD_EVENTS = (CHANGED, RESET, SET)
+ACTIVATED, DEACTIVATED = "activate_account", "deactivate_account"
 PAGE_SIZE = 20
 QUERY_MAX = 60
 
@@ -110,6 +111,9 @@ def _store(uow: UnitOfWork, account: Account, password: str, *, event: str, acto
            reason: str) -> None:
     account.password_hash = accounts.hash_password(password)
     account.password_changed_at = now
+    # Whoever held a session or a token of the account (maybe the one who learnt the old
+    # password) is out at once; the audit row below is the record of it.
+    sign_in_sessions.end_all(uow.session, account.id)
     # The audit says who and when, never the password or its hash.
     note(uow.session, school_id=uow.school_id, subject_kind="account", subject_id=account.id,
          event=event, actor=actor, at=now, reason=reason)
@@ -200,6 +204,29 @@ def reset_password(uow: UnitOfWork, actor: Actor, account_id: int, *, now: datet
     _store(uow, account, password, event=RESET, actor=actor, now=now,
            reason=f"重設{ACCOUNT_KIND_LABELS[account.kind]}帳號 {account.username} 的密碼（暫時密碼，本人須於下次登入時變更）")
     return Reset(_row(uow, account_id), password, now)
+
+
+def set_active(uow: UnitOfWork, actor: Actor, account_id: int, active: bool, *,
+               now: datetime | None = None) -> AccountRow:
+    """停用 (active=False) or 啟用 an account of the school (the admin only). 停用 refuses sign-in
+    and ends every session and API token of the account at once; 啟用 lets it sign in again with
+    its password. Setting what already holds changes nothing and writes no audit row."""
+    now = now_or(now)
+    require_account_admin(uow, actor)
+    account = uow.get(Account, account_id, for_update=True, what="帳號")
+    if _holds(actor, account):
+        raise InvalidInput("不能停用或啟用自己的帳號。", field="account", rule="not_own_account")
+    if account.active != active:
+        account.active = active
+        if not active:
+            sign_in_sessions.end_all(uow.session, account.id)
+        label = ACCOUNT_KIND_LABELS[account.kind]
+        note(uow.session, school_id=uow.school_id, subject_kind="account", subject_id=account.id,
+             event=ACTIVATED if active else DEACTIVATED, actor=actor, at=now,
+             from_state="inactive" if active else "active", to_state="active" if active else "inactive",
+             reason=f"{'啟用' if active else '停用'}{label}帳號 {account.username}")
+        uow.flush()
+    return _row(uow, account_id)
 
 
 def _account_rows(uow: UnitOfWork):

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from persistence.tables import Account, AuditEntry
 from tests.world import IN_UPLOAD, World
-from workflows import accounts, passwords
+from workflows import accounts, passwords, sign_in_sessions
 from workflows.actors import Actor, platform_admin
+from workflows.clock import utc_now
 from workflows.errors import Forbidden, InvalidInput, NotFound
 
 OLD = "correct horse battery"
@@ -50,6 +51,21 @@ def _actor(world: World, ids: dict, who: str) -> Actor:
 def _account(world: World, account_id: int) -> Account:
     with world.uow() as uow:
         return uow.get(Account, account_id)
+
+
+LIFETIMES = sign_in_sessions.Lifetimes(absolute=timedelta(hours=8), idle=timedelta(hours=2))
+KINDS = (sign_in_sessions.WEB, sign_in_sessions.API)
+
+
+def _signed_in(world: World, account_id: int) -> list[str]:
+    """A browser's session and an API token of the account."""
+    account = _account(world, account_id)
+    return [sign_in_sessions.start_session(world.db, account, kind, LIFETIMES, utc_now()) for kind in KINDS]
+
+
+def _still_open(world: World, values: list[str]) -> list[bool]:
+    return [sign_in_sessions.signed_in_account(world.db, value, kind, LIFETIMES, utc_now()) is not None
+            for value, kind in zip(values, KINDS)]
 
 
 def _password_audit(world: World) -> list[AuditEntry]:
@@ -111,11 +127,13 @@ def test_every_broken_rule_is_named_at_once(world, ids):
 
 def test_a_change_stores_a_new_argon2_hash_and_audits_without_the_password(world, ids):
     before = _account(world, ids["stu0"])
+    sessions, others = _signed_in(world, ids["stu0"]), _signed_in(world, ids["teacher"])
     _change(world, ids)
     after = _account(world, ids["stu0"])
     assert after.password_hash.startswith("$argon2id$") and after.password_hash != before.password_hash
     assert after.password_changed_at == LATER
-    assert accounts.session_fingerprint(after) != accounts.session_fingerprint(before)
+    # Every session and token of the account ended with it; another account's did not.
+    assert _still_open(world, sessions) == [False, False] and _still_open(world, others) == [True, True]
     with pytest.raises(Forbidden):
         accounts.authenticate(world.db, "stu0", OLD)
     assert accounts.authenticate(world.db, "stu0", NEW).id == ids["stu0"]
@@ -152,11 +170,11 @@ def _reset(world, ids, who="stu0", *, by="staff"):
 
 
 def test_the_admin_resets_to_a_temporary_password_that_must_be_changed(world, ids):
-    before = _account(world, ids["stu0"])
+    sessions, admins = _signed_in(world, ids["stu0"]), _signed_in(world, ids["staff"])
     done = _reset(world, ids)
     assert len(done.password) >= accounts.PASSWORD_MIN and done.account.username == "stu0"
     after = _account(world, ids["stu0"])
-    assert accounts.session_fingerprint(after) != accounts.session_fingerprint(before)
+    assert _still_open(world, sessions) == [False, False] and _still_open(world, admins) == [True, True]
     assert accounts.authenticate(world.db, "stu0", done.password).id == ids["stu0"]
     with pytest.raises(Forbidden):
         accounts.authenticate(world.db, "stu0", OLD)
@@ -233,13 +251,16 @@ def test_the_operator_sets_a_password_with_the_same_rules(world, ids):
     assert passwords.school_of_username(world.db, "teacher") == world.school_id
     with pytest.raises(NotFound):
         passwords.school_of_username(world.db, "nobody")
+    sessions = _signed_in(world, ids["teacher"])
     for bad, field_rule in (("short", "password_min_length"), (OLD, "not_current")):
         with world.uow() as uow, pytest.raises(InvalidInput) as refused:
             passwords.set_password(uow, operator, "teacher", bad, now=LATER)
         assert refused.value.details["rule"] == field_rule
+    assert _still_open(world, sessions) == [True, True]  # a refusal ends nothing
     with world.uow() as uow:
         passwords.set_password(uow, operator, "teacher", NEW, now=LATER)
         uow.commit()
+    assert _still_open(world, sessions) == [False, False]
     assert accounts.authenticate(world.db, "teacher", NEW).id == ids["teacher"]
     [entry] = _password_audit(world)
     assert (entry.event, entry.actor_kind, entry.actor_name) == ("password_set", "platform", "命令列管理者")

@@ -9,16 +9,16 @@ from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, current_app, g, jsonify, request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 
 from web.api.schemas import ApiSchema, Text, rule_of
 from web.auth import sign_in_limited
-from web.context import db, now
+from web.context import db, now, session_lifetimes
 from web.errors import respond
-from workflows import passwords
-from workflows.accounts import authenticate, load_account_in, session_fingerprint
+from workflows import passwords, sign_in_sessions
+from workflows.accounts import authenticate
+from workflows.clock import utc_now
 from workflows.errors import DomainError, Forbidden, InvalidInput
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -69,41 +69,34 @@ _ERROR_TEXT = {400: "格式不正確（例如 JSON 無法解析）", 401: "未�
                507: "伺服器儲存空間不足，檔案未儲存"}
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="portfolio-api-token")
-
-
 def issue_token(username: str, password: str) -> str:
+    """An opaque token: a server-side session of kind "api" (workflows/sign_in_sessions.py)."""
     account = authenticate(db(), username, password, now=now())
     passwords.require_chosen_password(db(), account)
-    return _serializer().dumps({"a": account.id, "f": session_fingerprint(account)})
+    return sign_in_sessions.start_session(db(), account, sign_in_sessions.API, session_lifetimes("api"), utc_now())
 
 
 def _bearer_account():
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    try:
-        payload = _serializer().loads(header[7:].strip(), max_age=current_app.config["TOKEN_MAX_AGE"])
-    except SignatureExpired:
-        raise Unauthorized("權杖已過期，請重新取得。") from None
-    except BadSignature:
-        raise Unauthorized("權杖無效。") from None
-    account_id = payload.get("a") if isinstance(payload, dict) else None
-    account = None
-    if isinstance(account_id, int) and _body_is_at_hand():
+    value = header[7:].strip()
+    lifetimes = session_lifetimes("api")
+    if _body_is_at_hand():
         # Read in the session the request's unit of work goes on in (web.context.school_uow):
         # one pooled connection per request.
         session = db().session()
         g.request_session = (session, ())
-        account, held = load_account_in(session, account_id)
-        g.request_session = (session, held)
-    elif isinstance(account_id, int):
+        found = sign_in_sessions.resolve(session, value, sign_in_sessions.API, lifetimes, utc_now())
+        if found is not None:
+            g.request_session = (session, found.held)
+    else:
         with db().session() as session:
-            account, _held = load_account_in(session, account_id)
-    if account is None or not account.active or payload.get("f") != session_fingerprint(account):
-        raise Unauthorized("權杖已失效，請重新取得。")
-    return account
+            found = sign_in_sessions.resolve(session, value, sign_in_sessions.API, lifetimes, utc_now())
+    if found is None:
+        raise Unauthorized("權杖無效、已過期或已結束，請重新取得。")
+    g.sign_in_session_id = found.session_id
+    return found.account
 
 
 # A body this small is read at once; a larger one (an upload) may take a slow client a while,
@@ -290,6 +283,19 @@ def token():
         return jsonify({"token": issue_token(data["username"], data["password"])})
     except Forbidden as refused:
         raise Unauthorized(refused.message) from None
+
+
+@operation("/auth/token", "DELETE", "結束這個 API 權杖（登出）", status=204, description=(
+    "結束 Authorization 標頭所附的權杖：之後再用它一律回 401。其他權杖與網站登入不受影響。"))
+def end_token():
+    session, _held = g.pop("request_session", (None, ()))
+    if session is None:  # the request's body was not at hand: no session was kept open
+        sign_in_sessions.end_session(db(), session_id=g.sign_in_session_id)
+    else:
+        with session:
+            sign_in_sessions.end(session, session_id=g.sign_in_session_id)
+            session.commit()
+    return "", 204
 
 
 @operation("/openapi.json", "GET", "本 API 的 OpenAPI 3 文件", auth=False,

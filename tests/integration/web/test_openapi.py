@@ -65,6 +65,9 @@ def test_parameters_bodies_and_responses_are_described(spec):
             assert sum(200 <= code < 300 for code in codes) == 1, where
             for code, response in operation["responses"].items():
                 assert response["description"], (where, code)
+                if code == "204":
+                    assert "content" not in response, where  # No Content
+                    continue
                 schema = response["content"]["application/json"]["schema"]
                 if int(code) >= 400:
                     assert schema == {"$ref": "#/components/schemas/Error"}, (where, code)
@@ -100,9 +103,12 @@ class Conformance:
         operation = next(op for op in OPERATIONS if f"api.{op.endpoint}" == endpoint)
         documented = self.spec["paths"][openapi_path(operation.rule)][method]["responses"]
         assert str(status) in documented, f"{method.upper()} {operation.rule} answered {status}, not documented"
-        schema = documented[str(status)]["content"]["application/json"]["schema"]
-        validate_instance(response.get_json(), {**schema, "components": self.spec["components"]},
-                          cls=OAS30Validator)
+        if status == 204:
+            assert response.get_data() == b"" and "content" not in documented["204"]
+        else:
+            schema = documented[str(status)]["content"]["application/json"]["schema"]
+            validate_instance(response.get_json(), {**schema, "components": self.spec["components"]},
+                              cls=OAS30Validator)
         self.seen.add((operation.endpoint, method, status))
         return response.get_json()
 
@@ -123,6 +129,9 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     check("post", token, 413, data="{" + " " * app.config["MAX_CONTENT_LENGTH"] + "}",
           content_type="application/json")
     check("get", "/api/v1/openapi.json", 200)
+    ended = api_token(client, "stu0")
+    check("delete", token, 204, headers=ended)
+    check("delete", token, 401, headers=ended)  # the token it ended
 
     def upload(headers, status, **extra):
         return check("post", "/api/v1/artefacts", status, headers=headers, content_type="multipart/form-data",

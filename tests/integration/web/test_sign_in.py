@@ -8,7 +8,8 @@ from sqlalchemy import update
 from persistence.tables import Staff
 from tests.integration.web.conftest import PASSWORD, csrf_token, post_form, sign_in
 from web.app import create_app
-from workflows import accounts
+from workflows import passwords
+from workflows.actors import platform_admin
 
 
 def test_sign_in_lands_each_person_on_their_page(client, people, world):
@@ -65,10 +66,8 @@ def test_sign_out_ends_the_session(client, people):
 def test_a_new_password_ends_other_sessions(client, people, world):
     sign_in(client, "teacher")
     assert client.get("/teacher/queue").status_code == 200
-    with world.uow() as uow:
-        from persistence.tables import Account
-        account = uow.get(Account, people["teacher"])
-        account.password_hash = accounts.hash_password("a brand new password")
+    with world.uow() as uow:  # `portfolio user passwd`'s path
+        passwords.set_password(uow, platform_admin(), "teacher.013301", "a brand new password")
         uow.commit()
     assert client.get("/teacher/queue").status_code == 302
 
