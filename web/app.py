@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
 from web import sign_in_throttle
+from web import upload_limits
 from workflows import accounts
 from workflows.unit_of_work import prepare
 from workflows.sign_in_sessions import Lifetimes
@@ -22,6 +23,7 @@ csrf = CSRFProtect()
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path("instance").resolve()))
+    app.request_class = upload_limits.Request  # an upload's size limit is its school's policy's
     app.config.update(
         DATABASE_URL=os.environ.get("PORTFOLIO_DATABASE_URL") or default_url(),
         DATA_DIR=os.environ.get("PORTFOLIO_DATA_DIR") or "instance/files",
@@ -38,8 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_MAX_MINUTES=_minutes("PORTFOLIO_SESSION_MAX_MINUTES", 8 * 60),
         TOKEN_IDLE_MINUTES=_minutes("PORTFOLIO_TOKEN_IDLE_MINUTES", 120),
         TOKEN_MAX_MINUTES=_minutes("PORTFOLIO_TOKEN_MAX_MINUTES", 8 * 60),
-        # Uploads: the largest policy limit is 10 MB for media; the rest is form overhead.
-        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        # Every request but an artefact's upload or edit, whose limit follows its school's policy
+        # (web/upload_limits.py): the largest file another form takes is a consultation
+        # record's document (2 MB nationally) or a roster, receipt or CSV file.
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         JSON_AS_ASCII=False,
     )

@@ -2,14 +2,16 @@
 {"error", "message", "details"} under /api/. Never a 500 for bad input."""
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from persistence.files import StorageError
+from web.upload_limits import current_upload_limit
+from workflows.filetypes import SLOT_LABELS, format_size
 from workflows.errors import DomainError
 
 _HTTP_MESSAGES = {
@@ -57,6 +59,29 @@ def respond(status: int, code: str, message: str, details: dict | None = None, h
     return response
 
 
+def carried_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The headers werkzeug's exception carries (405's Allow, 401's WWW-Authenticate, 503's
+    Retry-After…), without its Content-Type: our answer is built afresh and has its own."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+
+
+def _answers_another_method(error: MethodNotAllowed) -> bool:
+    """Whether the path really is there for a method of the 405's Allow. Werkzeug's matcher
+    answers 405 when a path's converter refuses the value (/api/v1/artefacts/0 under
+    `int(min=1)`) and another method's rule of the same pattern came first: no method would find
+    anything there, so that is a 404."""
+    adapter = current_app.create_url_adapter(request)
+    for method in error.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except (MethodNotAllowed, NotFound):
+            continue
+        except HTTPException:  # a redirect: something is there
+            return True
+        return True
+    return False
+
+
 def _note_commits(sessions) -> None:
     """Remember in the request that something committed: a connection lost after that (reading
     the answer back) must not tell the person that nothing was applied."""
@@ -91,15 +116,24 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length
+        upload = current_upload_limit()
+        if upload is None or limit != upload.total:
+            return respond(413, "too_large",
+                           f"送出的內容超過系統上限 {format_size(limit)}，請縮小後再送出。", {"limit": limit})
+        slots = "、".join(f"{SLOT_LABELS[slot]}每件 {format_size(size)}" for slot, size in upload.slots.items())
         return respond(413, "too_large",
-                       f"上傳的內容超過系統上限 {limit // (1024 * 1024)} MB，請縮小檔案後再上傳。",
-                       {"limit": limit})
+                       f"上傳的內容超過本校一次上傳的上限 {format_size(limit, round_up=True)}（{slots}，"
+                       "加上表單欄位）；沒有儲存任何資料，請縮小檔案後再上傳。",
+                       {"limit": limit, "slots": upload.slots})
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
+        if isinstance(error, MethodNotAllowed) and not _answers_another_method(error):
+            error = NotFound()
         code, message = _HTTP_MESSAGES.get(error.code, ("http_error", error.description or ""))
-        return respond(error.code, code, message)
+        details = {"allowed_methods": sorted(error.valid_methods)} if getattr(error, "valid_methods", None) else None
+        return respond(error.code, code, message, details, headers=carried_headers(error))
 
     @app.errorhandler(DataError)
     def _data(error: DataError):

@@ -21,7 +21,7 @@ from workflows.policy import KIND_LABELS, MB, FileRule
 from workflows.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification,
                              count_items, guard_version, item_state_label, require_enrolled,
                              require_enrolled_in, student_side, text_field)
-from workflows.transitions import fire, record, require_allowed, start
+from workflows.transitions import allowed_events, fire, record, require_allowed, start
 from workflows.unit_of_work import UnitOfWork, now_or
 
 PERFORMANCE_CATEGORIES = {
@@ -29,6 +29,21 @@ PERFORMANCE_CATEGORIES = {
     "cadre": "幹部經歷", "flexible_learning": "彈性學習時間", "group_activity": "團體活動時間",
     "other": "其他多元表現",
 }
+
+
+class NotEditable(RuleViolation):
+    """編輯 refused by the item's state: a conflict with the state, 409 like the machine's own
+    refusals (InvalidTransition), naming the state and the events it allows."""
+
+    status = 409
+    code = "invalid_transition"
+
+    def __init__(self, item: Item):
+        allowed = allowed_events(item)
+        allowed_text = "、".join(f"{label}（{event}）" for event, label in allowed) or "無"
+        super().__init__(f"目前狀態為「{item_state_label(item)}」（{item.state}），不能編輯。此狀態可執行：{allowed_text}",
+                         rule="not_editable", field="state", kind=item.kind, state=item.state, event="edit",
+                         allowed_events=[event for event, _label in allowed])
 
 
 @dataclass
@@ -42,6 +57,8 @@ class Upload:
     def of(cls, data: bytes, filename: str) -> "Upload":
         return cls(io.BytesIO(data), filename)
 
+LINK_MAX = 500  # characters of an external link (外部連結)
+
 
 @dataclass(frozen=True)
 class _Stored:
@@ -51,22 +68,38 @@ class _Stored:
     name: str
 
 
-def _store(uow: UnitOfWork, upload: Upload, rule: FileRule | None, slot: str) -> _Stored:
-    field = slot
+def _too_large(rule: FileRule, slot: str) -> RuleViolation:
+    return RuleViolation(f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
+                         rule="file_too_large", field=slot, limit=rule.max_bytes)
+
+
+def _vet_all(uow: UnitOfWork, kind: str, uploads: dict) -> None:
+    """Every slot's file checked before any is stored, so a refusal of one (the media file over
+    its limit) leaves no other (the document) behind in the store."""
+    rule = uow.policy.item_rule(kind)
+    for slot, upload in uploads.items():
+        if upload is not None and upload is not _UNCHANGED:
+            _vet(upload, getattr(rule, slot), slot)
+
+
+def _vet(upload: Upload, rule: FileRule | None, slot: str) -> None:
     if rule is None:
-        raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=field)
+        raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=slot)
     unsafe = unsafe_name_reason(upload.filename)
     if unsafe is not None:
         raise RuleViolation(f"{SLOT_LABELS[slot]}的檔名{unsafe}，請改用一般檔名後再上傳。",
-                            rule="file_name_unsafe", field=field)
+                            rule="file_name_unsafe", field=slot)
     _check_before_storing(upload, rule, slot)
+
+
+def _store(uow: UnitOfWork, upload: Upload, rule: FileRule, slot: str) -> _Stored:
+    """Store a file _vet_all passed; a stream that cannot seek is checked here, once stored."""
+    field = slot
     uow.hold_file_store()
     try:
         stored = uow.files.put(upload.stream, max_bytes=rule.max_bytes)
     except FileTooLarge as error:
-        raise RuleViolation(
-            f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
-            rule="file_too_large", field=field, limit=rule.max_bytes) from error
+        raise _too_large(rule, slot) from error
     except StorageError as error:
         raise StorageFailed(error.message, reason=error.reason, field=field) from error
     try:
@@ -94,7 +127,7 @@ def _check_before_storing(upload: Upload, rule: FileRule, slot: str) -> None:
     except (AttributeError, OSError, ValueError):
         return
     if size > rule.max_bytes:
-        return  # the store's own limit answers that one while streaming (file_too_large)
+        raise _too_large(rule, slot)  # what the store's own limit answers while streaming
     try:
         check_file(head, size, tail, rule, slot=slot, field=slot)
     except FileRejected as error:
@@ -150,8 +183,8 @@ def _link(uow, kind: str, external_link: str | None) -> str | None:
         return None
     if not uow.policy.item_rule(kind).external_link:
         raise RuleViolation("此類項目不能附加外部連結。", rule="link_not_allowed", field="external_link")
-    if not link.startswith(("https://", "http://")) or len(link) > 500 or any(c.isspace() for c in link):
-        raise InvalidInput("外部連結須為 http:// 或 https:// 開頭、500 字以內的網址。", field="external_link")
+    if not link.startswith(("https://", "http://")) or len(link) > LINK_MAX or any(c.isspace() for c in link):
+        raise InvalidInput(f"外部連結須為 http:// 或 https:// 開頭、{LINK_MAX} 字以內的網址。", field="external_link")
     return link
 
 
@@ -201,6 +234,7 @@ def upload_performance(uow: UnitOfWork, actor: Actor, *, student_id: int, academ
 def _create(uow, actor, student: Student, kind, academic_year, semester, *, course_id, category,
             title, description, external_link, document, media, now) -> int:
     rule = uow.policy.item_rule(kind)
+    _vet_all(uow, kind, {"document": document, "media": media})
     stored = {slot: _store(uow, upload, getattr(rule, slot), slot)
               for slot, upload in (("document", document), ("media", media)) if upload is not None}
     item = Item(school_id=uow.school_id, student_id=student.id, kind=kind,
@@ -229,7 +263,7 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
     actor = student_side(uow, actor, item.student_id)
     guard_version(item, expected_version)
     if item.state not in EDITABLE_STATES[item.kind]:
-        raise RuleViolation(f"目前狀態不能編輯（{item_state_label(item)}）。", rule="not_editable", field="state")
+        raise NotEditable(item)
     _upload_window(uow, item.kind, item.academic_year, item.semester, now, "編輯")
     rule = uow.policy.item_rule(item.kind)
     if title is not _UNCHANGED or description is not _UNCHANGED:
@@ -240,6 +274,7 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
     if external_link is not _UNCHANGED:
         item.external_link = _link(uow, item.kind, external_link)
     files_changed = False
+    _vet_all(uow, item.kind, {"document": document, "media": media})
     for slot, upload in (("document", document), ("media", media)):
         if upload is _UNCHANGED:
             continue

@@ -12,7 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 
-from web.api.schemas import ApiSchema, Text, rule_of
+from web.api.schemas import FILE_MEDIA_TYPES, ApiSchema, Text, rule_of
 from web.auth import sign_in_limited
 from web.context import db, now, session_lifetimes
 from web.errors import respond
@@ -244,7 +244,10 @@ def build_spec() -> dict:
             form = plugin.converter.schema2jsonschema(op.multipart)
             form["properties"].update({name: {"type": "string", "format": "binary", "description": text}
                                        for name, text in op.files.items()})
-            entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+            form.update(getattr(op.multipart, "OPENAPI", {}))  # what the schema's own checks refuse
+            encoding = {name: {"contentType": FILE_MEDIA_TYPES[name]} for name in op.files}
+            entry["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": form, "encoding": encoding}}}
         ok = {"description": "成功"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": op.response}}

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from marshmallow import fields
-from marshmallow.validate import Length
 
 from web.api.core import operation, parse, schema_instance
-from web.api.schemas import ApiSchema, DateTime, Id, Integer, Text, _Paging, in_range, one_of
+from web.api.schemas import ApiSchema, DateTime, Id, Integer, Text, _Paging, in_range, one_of, text
 from web.context import now, school_uow
 from workflows import queues, status
 
 
 class QueueQuery(_Paging):
     course_id = Id(metadata={"description": "只列此課程（須為呼叫者負責認證的課程）"})
-    class_name = Text(validate=Length(1, 10),
-                      metadata={"description": "只列此班級的學生"})
+    class_name = text(10, filled=True, metadata={"description": "只列此班級的學生（10 字以內）"})
     state = Text(load_default="submitted", validate=one_of(queues.QUEUE_STATES),
                  metadata={"description": "submitted 等待認證（預設）、certified 已認證、rejected 已退回"})
     sort = Text(load_default="waiting", validate=one_of(queues.SORTS),

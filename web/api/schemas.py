@@ -13,7 +13,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from persistence.tables import ITEM_KINDS
 from states import MACHINES, state_ids
-from workflows.uploads import PERFORMANCE_CATEGORIES
+from workflows.rules import REASON_MAX, TITLE_MAX
+from workflows.policy import NATIONAL
+from workflows.uploads import LINK_MAX, PERFORMANCE_CATEGORIES
 
 # Ids are PostgreSQL `integer` columns; a larger number can name no row (and would overflow SQLite).
 ID_MAX = 2**31 - 1
@@ -72,12 +74,41 @@ def Id(**options) -> Integer:  # noqa: N802 (reads as a field type)
 ITEM_STATES = sorted(set().union(*(state_ids(MACHINES[kind]) for kind in ITEM_KINDS)))
 RECEIPT_STATES = sorted(state_ids(MACHINES["receipt"]))
 
+# What a text field may hold, as the document states it (an ECMA-262 pattern, here also a Python
+# one): no control character but tab, line feed and carriage return (Text's own check).
+_ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# A character str.strip() keeps (written out: ECMA's \s and Python's whitespace differ).
+_VISIBLE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+TEXT_PATTERN = f"^{_ALLOWED}*$"
+FILLED_PATTERN = f"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
+LINK_PATTERN = f"^https?://{_VISIBLE}*$"
+
+
+def text(max_chars: int, *, filled: bool = False, **options) -> Text:
+    """A text field of at most `max_chars` characters (as typed, before trimming); `filled`: not
+    blank. The document states both, so what it calls valid the workflows accept."""
+    validators = [validate.Length(max=max_chars, error="最多 {max} 個字。"),
+                  validate.Regexp(FILLED_PATTERN if filled else TEXT_PATTERN,
+                                  error="不可空白。" if filled else "不可包含控制字元（例如 NUL）。")]
+    return Text(validate=validators, **options)
+
+
+def link(*, removable: bool = False, **options) -> Text:
+    """An external link: http:// or https://, no whitespace, at most LINK_MAX characters
+    (workflows/uploads._link); `removable`: an empty value removes the link."""
+    pattern = f"^(https?://{_VISIBLE}*)?$" if removable else LINK_PATTERN
+    return Text(validate=[validate.Length(max=LINK_MAX, error="最多 {max} 個字。"),
+                          validate.Regexp(pattern, error="須為 http:// 或 https:// 開頭、不含空白的網址。")],
+                **options)
+
+
 
 # The rule behind each message above, for the `rule` of a 422's details.
 _RULES = (("required", "必填"), ("required", "請填寫"), ("unknown_field", "不明的欄位"),
           ("null", "不可為 null"), ("range", "之間的整數"), ("one_of", "須為下列之一"),
           ("type", "須為整數"), ("type", "須為文字"), ("type", "型別"), ("encoding", "UTF-8"),
-          ("control_characters", "控制字元"), ("field_of_kind", "只適用於"))
+          ("control_characters", "控制字元"), ("field_of_kind", "只適用於"), ("too_long", "最多"),
+          ("blank", "不可空白"), ("link", "網址"), ("files_required", "至少要有"))
 
 
 def rule_of(message: str) -> str:
@@ -119,9 +150,21 @@ class ArtefactForm(ApiSchema):
     academic_year = Integer(validate=in_range(1, 999), metadata={"description": "學年度（多元表現必填）"})
     category = Text(validate=one_of(PERFORMANCE_CATEGORIES), metadata={
         "description": "多元表現類別（多元表現必填）：" + "、".join(f"{k} {v}" for k, v in PERFORMANCE_CATEGORIES.items())})
-    title = Text(required=True, metadata={"description": "標題"})
-    description = Text(load_default="", metadata={"description": "簡述"})
-    external_link = Text(metadata={"description": "外部連結（僅多元表現）"})
+    title = text(TITLE_MAX, filled=True, required=True, metadata={"description": f"標題（{TITLE_MAX} 字以內）"})
+    description = text(NATIONAL.description_max_chars, load_default="", metadata={
+        "description": f"簡述（全國上限 {NATIONAL.description_max_chars} 字；學校規定可能更少）"})
+    external_link = link(metadata={"description": "外部連結（僅多元表現）"})
+
+    # What the checks below refuse, as the document states it: the fields of each kind, and at
+    # least one file (a performance: or its external link).
+    OPENAPI = {"oneOf": [
+        {"properties": {"kind": {"enum": ["course_outcome"]}, **{name: {"not": {}} for name in (
+            "academic_year", "category", "external_link")}},
+         "required": ["course_id"], "anyOf": [{"required": ["document"]}, {"required": ["media"]}]},
+        {"properties": {"kind": {"enum": ["performance"]}, "course_id": {"not": {}}},
+         "required": ["academic_year", "category"],
+         "anyOf": [{"required": ["document"]}, {"required": ["media"]}, {"required": ["external_link"]}]},
+    ]}
 
     @validates_schema
     def _fields_of_the_kind(self, data, **_kwargs):
@@ -146,13 +189,42 @@ FILE_PARTS = {"document": "文件（pdf/jpg/png；多元表現為證明文件）
 
 
 class EventBody(ApiSchema):
-    reason = Text(allow_none=True, metadata={"description": "原因（退回 reject、處理疑義 resolve 必填）"})
+    reason = text(REASON_MAX, allow_none=True, metadata={
+        "description": f"原因（退回 reject、處理疑義 resolve 必填；{REASON_MAX} 字以內）"})
     expected_version = Integer(strict=True, allow_none=True, validate=in_range(0, ID_MAX), metadata={
         "description": "呼叫者看到的版本（version）；若項目已被變更則回 409，不會覆蓋"})
+class ArtefactEditForm(ApiSchema):
+    """The text fields of an edit (multipart/form-data): only what is sent changes; a new file
+    comes as a `document` or `media` file part and replaces the one stored."""
 
+    title = text(TITLE_MAX, filled=True, metadata={"description": f"新標題（{TITLE_MAX} 字以內）"})
+    description = text(NATIONAL.description_max_chars, metadata={
+        "description": f"新簡述（全國上限 {NATIONAL.description_max_chars} 字；學校規定可能更少；空字串清除）"})
+    external_link = link(removable=True, metadata={"description": "新外部連結（僅多元表現；空字串移除）"})
+    remove_document = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
+        "description": "true：移除文件（不可同時上傳新的 document）"})
+    remove_media = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
+        "description": "true：移除影音檔案（不可同時上傳新的 media）"})
+    expected_version = Integer(validate=in_range(0, ID_MAX), metadata={
+        "description": "呼叫者看到的版本（version）；若項目已被變更則回 409，不會覆蓋"})
+
+    # Something to change, and a file either replaced or removed, not both.
+    OPENAPI = {
+        "anyOf": [{"required": [name]} for name in (
+            "title", "description", "external_link", "document", "media")]
+        + [{"properties": {f"remove_{slot}": {"enum": [True]}}, "required": [f"remove_{slot}"]}
+           for slot in ("document", "media")],
+        "not": {"anyOf": [{"properties": {f"remove_{slot}": {"enum": [True]}},
+                           "required": [f"remove_{slot}", slot]} for slot in ("document", "media")]},
+    }
+
+
+
+# The media types of each file part (its content is checked, never its name or stated type).
+FILE_MEDIA_TYPES = {"document": "application/pdf, image/jpeg, image/png", "media": "audio/mpeg, video/mp4"}
 
 class ReasonRequiredBody(EventBody):
-    reason = Text(required=True, metadata={"description": "原因（必填）"})
+    reason = text(REASON_MAX, filled=True, required=True, metadata={"description": f"原因（必填，{REASON_MAX} 字以內）"})
 
 
 class ReceiptQuery(_Paging):
@@ -164,11 +236,12 @@ class ReceiptQuery(_Paging):
 
 
 class ReceiptEventBody(ApiSchema):
-    reason = Text(allow_none=True, metadata={"description": "疑義說明（提出疑義 dispute 必填）"})
+    reason = text(REASON_MAX, allow_none=True, metadata={
+        "description": f"疑義說明（提出疑義 dispute 必填；{REASON_MAX} 字以內）"})
 
 
 class DisputeBody(ReceiptEventBody):
-    reason = Text(required=True, metadata={"description": "疑義說明（必填）"})
+    reason = text(REASON_MAX, filled=True, required=True, metadata={"description": f"疑義說明（必填，{REASON_MAX} 字以內）"})
 
 
 # -- output -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from persistence.tables import AuditEntry, Item, Receipt
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, api_token, sign_in
 from tests.world import AFTER_CERTIFICATION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR
+from web.upload_limits import upload_limit
 from workflows import certification, receipts
 
 
@@ -282,7 +283,7 @@ def test_reject_without_a_reason_is_a_422_naming_reason(client, people, world, a
     world.run(certification.submit, world.student(0), item, now=IN_UPLOAD)
     teacher = api_token(client, "teacher")
     for body, rule in ((None, "required"), ({}, "required"), ({"reason": None}, "null"),
-                       ({"reason": "   "}, "required")):
+                       ({"reason": "   "}, "blank")):
         refused = _error(client.post(f"/api/v1/artefacts/{item}/events/reject", headers=teacher, json=body), 422)
         assert (refused["details"]["field"], refused["details"]["rule"]) == ("reason", rule), refused
         assert "原因" in refused["message"] or "reason" in refused["message"]
@@ -324,19 +325,23 @@ def test_unknown_events_name_the_known_ones(client, people, world, at):
     student = api_token(client, "stu0")
     unknown = _error(client.post(f"/api/v1/artefacts/{outcome}/events/approve", headers=student), 404)
     assert "certify" in unknown["details"]["known_events"] and "submit" in unknown["message"]
-    wrong_kind = _error(client.post(f"/api/v1/artefacts/{performance}/events/submit", headers=student), 422)
+    # An event of the other kind's machine: like any event the item's state does not allow, 409.
+    wrong_kind = _error(client.post(f"/api/v1/artefacts/{performance}/events/submit", headers=student), 409)
     assert wrong_kind["details"]["field"] == "event" and "submit" not in wrong_kind["details"]["known_events"]
     assert "select" in wrong_kind["details"]["known_events"]
+    assert (wrong_kind["details"]["state"], wrong_kind["details"]["allowed_events"]) == ("uploaded", ["select", "delete"])
 
 
 def test_a_body_over_the_limit_is_a_json_413_and_stores_nothing(client, app, people, world, at):
     limit = app.config["MAX_CONTENT_LENGTH"]
+    with world.uow() as uow:
+        upload = upload_limit(uow.policy).total  # an upload's: its school's slots and the form
     student = api_token(client, "stu0")
     response = client.post("/api/v1/artefacts", headers=student, content_type="multipart/form-data",
                            data=_upload_form(course_id=str(world.course_id),
-                                             document=(io.BytesIO(samples.big(limit + 1)), "big.pdf")))
+                                             document=(io.BytesIO(samples.big(upload + 1)), "big.pdf")))
     body = _error(response, 413)
-    assert body["error"] == "too_large" and body["details"]["limit"] == limit and "MB" in body["message"]
+    assert body["error"] == "too_large" and body["details"]["limit"] == upload and "MB" in body["message"]
     item = world.upload(0)
     huge_json = json.dumps({"reason": "x" * (limit + 1)})
     _error(client.post(f"/api/v1/artefacts/{item}/events/submit", headers=student, data=huge_json,

@@ -14,11 +14,13 @@ from openapi_schema_validator import OAS30Validator, validate as validate_instan
 from openapi_spec_validator import validate as validate_spec
 
 from persistence.files import StorageError
+from persistence.tables import Item
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, api_token
 from tests.world import IN_RECEIPT, IN_UPLOAD
 from web.api.core import OPERATIONS, openapi_path
 from web.app import create_app
+from web.upload_limits import upload_limit
 from workflows import certification, passwords
 from workflows.unit_of_work import UnitOfWork
 
@@ -83,7 +85,9 @@ def test_parameters_bodies_and_responses_are_described(spec):
                                                 "description": upload["properties"]["document"]["description"]}
     assert {"kind", "title"} <= set(upload["required"])
     events = spec["paths"]["/artefacts/{item_id}/events/{event}"]["post"]["parameters"]
-    assert {"submit", "certify", "reject", "select"} <= set(next(p for p in events if p["name"] == "event")
+    assert {"/artefacts/{item_id}/events/reject", "/artefacts/{item_id}/events/resolve",
+            "/receipts/{receipt_id}/events/dispute"} <= set(spec["paths"])  # a body with a required reason
+    assert {"submit", "certify", "withdraw", "select"} <= set(next(p for p in events if p["name"] == "event")
                                                            ["schema"]["enum"])
 
 
@@ -144,7 +148,7 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     upload(student, 422, course_id="x")
     check("post", "/api/v1/artefacts", 413, headers=student, content_type="multipart/form-data",
           data={"kind": "course_outcome", "title": "x",
-                "document": (io.BytesIO(samples.big(app.config["MAX_CONTENT_LENGTH"] + 1)), "a.pdf")})
+                "document": (io.BytesIO(samples.big(_upload_limit(world) + 1)), "a.pdf")})
     check("post", "/api/v1/artefacts", 401)
     for code, status in ((errno.ENOSPC, 507), (errno.EIO, 503)):  # the disk full, the disk failing
         def put(*_args, code=code, **_kwargs):
@@ -169,7 +173,7 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     check("post", f"{events}/launch", 404, headers=student)
     check("post", f"{events}/submit", 200, headers=student)
     check("post", f"{events}/submit", 409, headers=student)
-    check("post", f"{events}/reject", 422, headers=teacher)
+    check("post", f"{events}/reject", 422, headers=teacher, json={"reason": " "})
     check("post", f"{events}/certify", 409, headers=teacher, json={"expected_version": 1})
     check("post", f"{events}/certify", 200, headers=teacher)
     check("post", f"{events}/submit", 413, headers=student, content_type="application/json",
@@ -226,12 +230,83 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
     limited_check("post", token, 429, json={"username": "stu1.013301", "password": "wrong password"})
     check.seen |= limited_check.seen
 
+    _check_edits_and_reasoned_events(check, app, client, world, files, monkeypatch)
+
     # Every documented status of every operation is one it really gives: each was seen above.
     # (A new endpoint needs its calls here.)
     for op in OPERATIONS:
         documented = {int(c) for c in spec["paths"][openapi_path(op.rule)][op.method.lower()]["responses"]}
         seen = {status for endpoint, method, status in check.seen if endpoint == op.endpoint}
         assert documented == seen, (op.method, op.rule, sorted(documented), sorted(seen))
+
+
+def _upload_limit(world) -> int:
+    with world.uow() as uow:
+        return upload_limit(uow.policy).total
+
+
+def _check_edits_and_reasoned_events(check, app, client, world, files, monkeypatch):
+    """PATCH /artefacts/{item_id}, and reject, resolve and dispute on paths of their own."""
+    app.config["NOW"] = IN_UPLOAD
+    student, teacher = api_token(client, "stu0"), api_token(client, "teacher")
+    other, office = api_token(client, "stu1"), api_token(client, "staff")
+    item = world.upload(0, title="要修改的")
+    edit = f"/api/v1/artefacts/{item}"
+
+    def patch(headers, status, **data):
+        return check("patch", edit, status, headers=headers, content_type="multipart/form-data", data=data)
+    patch(student, 200, title="改好的")
+    patch(student, 422)  # nothing to change
+    patch(other, 404, title="別人的")
+    patch(teacher, 403, title="老師的")
+    patch(student, 409, title="舊頁面", expected_version="0")
+    check("patch", edit, 401)
+    patch(student, 413, document=(io.BytesIO(samples.big(_upload_limit(world) + 1)), "a.pdf"))
+    for code, status in ((errno.ENOSPC, 507), (errno.EIO, 503)):
+        def put(*_args, code=code, **_kwargs):
+            raise StorageError.of(OSError(code, os.strerror(code)))
+        with monkeypatch.context() as patched:
+            patched.setattr(files, "put", put)
+            patch(student, status, document=(io.BytesIO(samples.pdf("新")), "新.pdf"))
+
+    world.run(certification.submit, world.student(0), item, now=IN_UPLOAD)
+    too_long = '{"reason": "' + "x" * app.config["MAX_CONTENT_LENGTH"] + '"}'
+    reject = f"/api/v1/artefacts/{item}/events/reject"
+    check("post", reject, 401)
+    check("post", reject, 400, headers=teacher, data="x", content_type="application/json")
+    check("post", reject, 422, headers=teacher)
+    check("post", reject, 403, headers=student, json={"reason": "自己退回"})
+    check("post", reject, 404, headers=other, json={"reason": "別人的"})
+    check("post", reject, 413, headers=teacher, data=too_long, content_type="application/json")
+    check("post", reject, 200, headers=teacher, json={"reason": "請補上參考資料"})
+    check("post", reject, 409, headers=teacher, json={"reason": "再退一次"})
+
+    receipt = world.to_receipts((2,))[2]
+    app.config["NOW"] = IN_RECEIPT
+    third = api_token(client, "stu2")
+    confirm = f"/api/v1/receipts/{receipt}/events/confirm"
+    check("post", confirm, 422, headers=third, json={"reason": 5})
+    check("post", confirm, 413, headers=third, data=too_long, content_type="application/json")
+    dispute = f"/api/v1/receipts/{receipt}/events/dispute"
+    check("post", dispute, 401)
+    check("post", dispute, 400, headers=third, data="[", content_type="application/json")
+    check("post", dispute, 422, headers=third, json={})
+    check("post", dispute, 403, headers=office, json={"reason": "代為提出"})
+    check("post", dispute, 404, headers=student, json={"reason": "別人的"})
+    check("post", dispute, 413, headers=third, data=too_long, content_type="application/json")
+    check("post", dispute, 200, headers=third, json={"reason": "少一件"})
+    check("post", dispute, 409, headers=third, json={"reason": "再一次"})
+    with world.uow() as uow:
+        disputed = uow.session.scalars(uow.select(Item).where(Item.receipt_id == receipt)).one().id
+    resolve = f"/api/v1/artefacts/{disputed}/events/resolve"
+    check("post", resolve, 401)
+    check("post", resolve, 400, headers=office, data="x", content_type="application/json")
+    check("post", resolve, 422, headers=office)
+    check("post", resolve, 403, headers=third, json={"reason": "我自己處理"})
+    check("post", resolve, 404, headers=other, json={"reason": "別人的"})
+    check("post", resolve, 413, headers=office, data=too_long, content_type="application/json")
+    check("post", resolve, 200, headers=office, json={"reason": "已向中央補正"})
+    check("post", resolve, 409, headers=office, json={"reason": "再處理一次"})
 
 
 def test_a_certify_by_the_document_matches_the_workflow(app, client, spec, people, world):

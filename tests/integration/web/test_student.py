@@ -207,8 +207,10 @@ def test_a_refused_edit_keeps_the_item_and_what_was_typed(student, world):
 
 
 def test_a_request_over_the_sites_upload_limit_gets_a_chinese_page(student, world):
-    response = upload_outcome(student, world, data=samples.big(13 * MB))
-    assert response.status_code == 413 and "超過系統上限 12 MB" in text(response)
+    # The limit of an upload is the policy's slots together (4 MB + 10 MB) and the form.
+    response = upload_outcome(student, world, data=samples.big(15 * MB))
+    assert response.status_code == 413 and "超過本校一次上傳的上限 14.1 MB" in text(response)
+    assert "文件檔案每件 4 MB、影音檔案每件 10 MB" in text(response)
     assert live_items(world) == []
 
 
