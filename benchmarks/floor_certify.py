@@ -1,21 +1,22 @@
 """The floor of benchmarks/web_certify.py: the least a correct certification over HTTP must do,
-written by hand in SQL with nothing of the app's design: check the bearer token and that its
-account is still open (a password change ends it), read the item locked with its course and the
+written by hand in SQL with nothing of the app's design: look the bearer token up (its SHA-256
+in sign_in_sessions, within its lifetimes, its account active; a password change, 停用 or DELETE
+/auth/token ends it by deleting the row), read the item locked with its course and the
 certification window, refuse unless it is submitted, the caller teaches the course and the window
 is open, write the audit row, update the item, commit. No ORM, no state machine, no schemas, no
 proxies, unavailabilities or certify-only periods: it is not a way to build the product, it
 measures how close any implementation on this stack (Flask, SQLAlchemy Core, psycopg, gunicorn)
 could come to the bare endpoint.
 
-    PORTFOLIO_DATABASE_URL=... PORTFOLIO_SECRET_KEY=... gunicorn 'benchmarks.floor_certify:app'
+    PORTFOLIO_DATABASE_URL=... gunicorn 'benchmarks.floor_certify:app'
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Flask, jsonify, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import text
 
 from benchmarks.bare_certify import CERTIFY  # the very update the baseline makes
@@ -23,9 +24,14 @@ from persistence.db import make_engine
 
 app = Flask(__name__)
 engine = make_engine(os.environ["PORTFOLIO_DATABASE_URL"])
-tokens = URLSafeTimedSerializer(os.environ["PORTFOLIO_SECRET_KEY"], salt="portfolio-api-token")
+IDLE, TOUCH_EVERY = timedelta(hours=2), timedelta(minutes=1)  # the app's defaults
 
-ACCOUNT = text("SELECT a.school_id, a.staff_id, a.name, a.password_hash, a.active FROM accounts a WHERE a.id = :id")
+SESSION = text(
+    "SELECT s.id, s.last_seen_at, a.school_id, a.staff_id, a.name FROM sign_in_sessions s "
+    "JOIN accounts a ON a.id = s.account_id AND a.school_id = s.school_id "
+    "WHERE s.token_hash = :hash AND s.kind = 'api' AND s.expires_at > :now AND s.last_seen_at > :idle_since "
+    "AND a.active")
+TOUCH = text("UPDATE sign_in_sessions SET last_seen_at = :now WHERE id = :id")
 ITEM = text(
     "SELECT i.state, i.student_id, i.document_sha256, i.media_sha256, c.teacher_id, "
     "EXISTS (SELECT 1 FROM windows w WHERE w.school_id = i.school_id AND w.kind = 'certification' "
@@ -41,15 +47,15 @@ AUDIT = text(
 
 @app.post("/items/<int:item_id>/certify")
 def certify(item_id: int):
-    try:
-        payload = tokens.loads(request.headers.get("Authorization", "")[7:], max_age=8 * 3600)
-    except BadSignature:
-        return jsonify({"error": "unauthorized"}), 401
+    value = request.headers.get("Authorization", "")[7:].strip()
     now = datetime.now(timezone.utc)
     with engine.begin() as connection:
-        account = connection.execute(ACCOUNT, {"id": payload["a"]}).first()
-        if account is None or not account.active or account.password_hash[-16:] != payload["f"]:
+        account = connection.execute(SESSION, {"hash": hashlib.sha256(value.encode()).hexdigest(), "now": now,
+                                               "idle_since": now - IDLE}).first()
+        if account is None:
             return jsonify({"error": "unauthorized"}), 401
+        if now - account.last_seen_at >= TOUCH_EVERY:
+            connection.execute(TOUCH, {"now": now, "id": account.id})
         item = connection.execute(ITEM, {"id": item_id, "school": account.school_id, "now": now}).first()
         if item is None:
             return jsonify({"error": "not_found"}), 404
