@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
+from web.params import integer
 from workflows import passwords
 from workflows.errors import InvalidInput
 
@@ -23,8 +24,8 @@ NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 @login_required("staff")
 def index():
     with school_uow() as (uow, actor):
-        listing = passwords.list_accounts(uow, actor, query=request.args.get("q", ""),
-                                          page=request.args.get("page", 1, type=int))
+        page = integer(request.args.get("page"), field="page", label="頁碼", low=1, default=1)
+        listing = passwords.list_accounts(uow, actor, query=request.args.get("q", ""), page=page)
     return render_template("account/admin_index.html", listing=listing)
 
 

@@ -75,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
     from web import grade_corrections
     from web import account, account_admin
 
+    from web import params
+
+    params.install(app)  # before the blueprints: their <int:…> rules take the bounded converter
     filters.install(app)
     errors.install(app)
     app.register_blueprint(auth.bp)

@@ -15,6 +15,7 @@ from marshmallow import fields
 
 from web.context import login_required, now, school_uow
 from web.forms import _Form, parse
+from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from workflows import batch_files, batches, calendar, roster
 from workflows.accounts import person_ids
 from workflows.clock import academic_year_of, semester_of, taipei_date
@@ -39,16 +40,17 @@ def _msg(label: str) -> dict:
 
 class CreateForm(_Form):
     kind = fields.String(required=True, error_messages=_msg("請選擇批次類別。"))
-    academic_year = fields.Integer(required=True, error_messages=_msg("請填寫學年度（民國年，例如 114）。"))
-    semester = fields.Integer(load_default=0, error_messages=_msg("學期只能是第 1 或第 2 學期。"))
+    academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
+                        error_messages=_msg("請填寫學年度（民國年，例如 114）。"))
+    semester = Int(label="學期", load_default=0, error_messages=_msg("學期只能是第 1 或第 2 學期。"))
     division = fields.String(load_default="day")
     track = fields.String(load_default="")
-    round = fields.Integer(load_default=1, error_messages=_msg("梯次只能是第 1 或第 2 梯次。"))
+    round = Int(label="梯次", load_default=1, error_messages=_msg("梯次只能是第 1 或第 2 梯次。"))
     student_nos = fields.String(load_default="")
 
 
 class ReceiptForm(_Form):
-    window_id = fields.Integer(load_default=None, error_messages=_msg("請選擇收訖明細確認期間。"))
+    window_id = Int(label="收訖明細確認期間", low=1, load_default=None, error_messages=_msg("請選擇收訖明細確認期間。"))
     first_day = fields.Date(load_default=None, error_messages=_msg("確認期間開始日不是有效的日期（例如 2026-10-04）。"))
     last_day = fields.Date(load_default=None, error_messages=_msg("確認期間結束日不是有效的日期（例如 2026-10-18）。"))
 
@@ -67,7 +69,8 @@ def _current_year() -> tuple[int, int]:
 
 
 def _index_page(*, error: str | None = None, status: int = 200, draft: dict | None = None):
-    year = request.args.get("academic_year", type=int)
+    year = integer(request.args.get("academic_year"), field="academic_year", label="學年度", low=YEAR_MIN,
+                   high=YEAR_MAX)
     current_year, _ = _current_year()
     with school_uow() as (uow, actor):
         rows = batches.list_batches(uow, actor, year, now=now())
@@ -116,8 +119,9 @@ def create():
 @login_required("staff")
 def precheck():
     year, semester = _current_year()
-    year = request.args.get("academic_year", default=year, type=int)
-    semester = request.args.get("semester", default=semester, type=int)
+    year = integer(request.args.get("academic_year"), field="academic_year", label="學年度", low=YEAR_MIN,
+                   high=YEAR_MAX, default=year)
+    semester = integer(request.args.get("semester"), field="semester", label="學期", high=2, default=semester)
     with school_uow() as (uow, actor):
         report = precheck_courses(uow, actor, year, semester)
     return render_template("batches/precheck.html", report=report)

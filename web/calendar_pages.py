@@ -4,17 +4,17 @@ Thin: what each window means and the feed itself are workflows/calendar_feed.py'
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template, request, url_for
 
 from persistence.tables import Window
 from web.context import db, now
+from web.params import YEAR_MAX, YEAR_MIN, integer
 from workflows.calendar_feed import (AUDIENCES, WINDOW_AUDIENCES, Meaning, ical, period_text, public_windows,
                                      rule_text)
 from workflows.clock import academic_year_of, format_deadline, format_taipei, taipei_date
-from workflows.errors import InvalidInput, NotFound
+from workflows.errors import NotFound
 from workflows.policy import Policy
 
 bp = Blueprint("calendar_pages", __name__, url_prefix="/calendar")
@@ -35,12 +35,8 @@ class Row:
 
 
 def _year_arg(default: int) -> int:
-    value = request.args.get("academic_year", "").strip()
-    if not value:
-        return default
-    if not re.fullmatch(r"\d{2,3}", value):
-        raise InvalidInput(f"學年度「{value}」不正確，請填民國年（例如 114）。", field="academic_year")
-    return int(value)
+    return integer(request.args.get("academic_year"), field="academic_year", label="學年度（民國年，例如 114）",
+                   low=YEAR_MIN, high=YEAR_MAX, default=default)
 
 
 def _row(window: Window, policy: Policy, label: str) -> Row:

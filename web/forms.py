@@ -8,6 +8,8 @@ from typing import Mapping
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 from werkzeug.datastructures import FileStorage
 
+from web.params import YEAR_MAX, YEAR_MIN, Int
+
 from workflows.errors import InvalidInput
 from workflows.uploads import Upload
 
@@ -31,17 +33,18 @@ def _required(message: str) -> dict:
 class VersionForm(_Form):
     """An action button's form: the version of the item the page showed (stale-page guard)."""
 
-    version = fields.Integer(load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
 
 
 class OutcomeUploadForm(_Form):
-    course_id = fields.Integer(required=True, error_messages=_required("請選擇課程。"))
+    course_id = Int(label="課程", low=1, required=True, error_messages=_required("請選擇課程。"))
     title = fields.String(load_default="")
     description = fields.String(load_default="")
 
 
 class PerformanceUploadForm(_Form):
-    academic_year = fields.Integer(required=True, error_messages=_required("請選擇學年度。"))
+    academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
+                        error_messages=_required("請選擇學年度。"))
     category = fields.String(required=True, error_messages=_required("請選擇多元表現類別。"))
     title = fields.String(load_default="")
     description = fields.String(load_default="")

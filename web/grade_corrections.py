@@ -11,6 +11,7 @@ import re
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
+from web.params import integer
 from workflows import grade_corrections as gc
 from workflows.clock import academic_year_of, taipei_date
 from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
@@ -143,8 +144,7 @@ def edit(request_id: int):
 
 
 def _version() -> int | None:
-    value = request.form.get("version", "")
-    return int(value) if value.isdigit() else None
+    return integer(request.form.get("version"), field="version", label="頁面上的申請版本")
 
 
 @bp.post("/<int:request_id>/sign")

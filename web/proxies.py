@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from persistence.tables import UNAVAILABILITY_REASONS
 from web.context import login_required, now, school_uow
+from web.params import ident
 from workflows import proxies
 from workflows.clock import roc_date
 from workflows.errors import InvalidInput
@@ -17,14 +18,11 @@ SLOTS = 5  # order-of-precedence selects on the list form
 
 
 def _id(value: str | None, *, field: str, label: str, required: bool = True) -> int | None:
-    value = (value or "").strip()
-    if not value:
+    if not (value or "").strip():
         if required:
             raise InvalidInput(f"請選擇{label}。", field=field)
         return None
-    if not value.isdigit():
-        raise InvalidInput(f"{label}的編號「{value}」不正確。", field=field)
-    return int(value)
+    return ident(value, field=field, label=f"{label}的編號")
 
 
 def _back(message: str):

@@ -12,6 +12,7 @@ from states import MACHINES, edges, event_label, state_label
 from web import charts
 from web.context import login_required, now, school_uow
 from web.diagram import machine_svg
+from web.params import YEAR_MAX, YEAR_MIN, integer
 from workflows.clock import roc_date, semester_of, taipei_date
 from workflows.policy import KIND_LABELS
 from workflows.status import (BANDS, SEMESTER_LABELS, Period, StatusReport, period_of,
@@ -27,7 +28,9 @@ BAND_COLOURS = {"good": "#2e7d32", "warn": "#e69f00", "low": "#b00020"}
 def _period() -> Period:
     """?year=114&semester=1 (0: the whole year); by default the current semester (Taipei)."""
     year, semester = semester_of(taipei_date(now()))
-    return period_of(request.args.get("year", year), request.args.get("semester", semester))
+    return period_of(integer(request.args.get("year"), field="year", label="學年度", low=YEAR_MIN, high=YEAR_MAX,
+                             default=year),
+                     integer(request.args.get("semester"), field="semester", label="學期", high=2, default=semester))
 
 
 def _status_charts(report: StatusReport) -> dict:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
+from web.params import ident, integer, integers
 from workflows import bulk, certification
 from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflows.queues import QUEUE_STATES, SORTS, certification_queue, queue_item, queue_rows
@@ -54,9 +55,10 @@ def queue():
     args = request.args
     with school_uow() as (uow, actor):
         page = certification_queue(
-            uow, actor, now=now(), course_id=args.get("course", type=int),
+            uow, actor, now=now(), course_id=ident(args.get("course"), field="course", label="課程"),
             class_name=args.get("class") or None, state=args.get("state") or "submitted",
-            sort=args.get("sort") or "waiting", page=args.get("page", 1, type=int))
+            sort=args.get("sort") or "waiting",
+            page=integer(args.get("page"), field="page", label="頁碼", low=1, default=1))
     return _render("teacher/queue.html", queue=page, here=request.full_path.rstrip("?"),
                    page_url=lambda n: url_for(".queue", **{**args.to_dict(), "page": n}))
 
@@ -77,7 +79,7 @@ def item(item_id: int):
 def _decide(item_id: int, event: str):
     reason = request.form.get("reason", "")
     try:
-        version = request.form.get("version", type=int)
+        version = integer(request.form.get("version"), field="version", label="項目版本")
         if version is None:
             raise InvalidInput("頁面缺少項目版本資訊，請重新載入頁面後再操作。", field="version")
         with school_uow() as (uow, actor):
@@ -115,9 +117,10 @@ def _selection() -> dict[int, int]:
     chosen = {}
     for value in request.form.getlist("item"):
         item_id, _, version = value.partition(":")
-        if not (item_id.isdigit() and version.isdigit()):
-            raise InvalidInput("勾選的項目資料不正確，請重新載入頁面後再操作。", field="item")
-        chosen[int(item_id)] = int(version)
+        try:
+            chosen[ident(item_id, field="item", required=True)] = integer(version, field="item", required=True)
+        except InvalidInput:
+            raise InvalidInput("勾選的項目資料不正確，請重新載入頁面後再操作。", field="item") from None
     return chosen
 
 
@@ -165,7 +168,7 @@ def bulk_certify():
 @bp.get("/bulk/result")
 @login_required("staff")
 def bulk_result():
-    item_ids = [int(v) for v in request.args.getlist("item") if v.isdigit()]
+    item_ids = integers(request.args.getlist("item"), field="item", label="項目編號", low=1)
     with school_uow() as (uow, actor):
         rows = queue_rows(uow, actor, item_ids, now=now())
     return _render("teacher/bulk_result.html", rows=rows, undoable=[r for r in rows if r.can_undo],
@@ -175,10 +178,10 @@ def bulk_result():
 @bp.post("/bulk/undo")
 @login_required("staff")
 def bulk_undo():
-    values = request.form.getlist("item")
-    if not all(v.isdigit() for v in values):
-        raise InvalidInput("要復原的項目資料不正確，請重新載入頁面後再操作。", field="item")
-    item_ids = [int(v) for v in values]
+    try:
+        item_ids = integers(request.form.getlist("item"), field="item", label="項目編號", low=1)
+    except InvalidInput:
+        raise InvalidInput("要復原的項目資料不正確，請重新載入頁面後再操作。", field="item") from None
     try:
         with school_uow() as (uow, actor):
             _rows_or_404(uow, actor, item_ids)

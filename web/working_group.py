@@ -12,6 +12,7 @@ from marshmallow import fields
 
 from web.context import login_required, now, school_uow
 from web.forms import _Form, parse
+from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from workflows import self_check, trainings
 from workflows.clock import academic_year_of, roc_date, taipei_date
 from workflows.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -26,14 +27,14 @@ def _msg(label: str) -> dict:
 
 
 class TickForm(_Form):
-    version = fields.Integer(required=True, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", required=True, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
     planned = fields.String(load_default="")
     done = fields.String(load_default="")
     done_on = fields.String(load_default="")
 
 
 class ItemForm(_Form):
-    version = fields.Integer(load_default=None, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
     task = fields.String(load_default="")
     owner = fields.String(load_default="")
     planned_month = fields.String(load_default="")
@@ -49,12 +50,8 @@ class TrainingForm(_Form):
 
 
 def _year() -> int:
-    value = (request.values.get("academic_year") or "").strip()
-    if not value:
-        return academic_year_of(taipei_date(now()))
-    if not value.isdigit():
-        raise InvalidInput(f"學年度「{value}」不正確，請填民國年（例如 114）。", field="academic_year")
-    return int(value)
+    return integer(request.values.get("academic_year"), field="academic_year", label="學年度（民國年，例如 114）",
+                   low=YEAR_MIN, high=YEAR_MAX, default=academic_year_of(taipei_date(now())))
 
 
 def _self_check_page(template: str = "working_group/self_check.html", *, error: str | None = None,

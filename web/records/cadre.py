@@ -16,6 +16,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
 from web.forms import VersionForm, parse
+from web.params import YEAR_MAX, YEAR_MIN, integer
 from web.records import bp
 from workflows.clock import roc_date, semester_of, taipei_date
 from workflows.errors import Conflict, InvalidInput, RuleViolation
@@ -28,8 +29,10 @@ FIXABLE = (RuleViolation, InvalidInput, Conflict)
 def term_args() -> dict:
     """?academic_year=114&semester=1&class_name=101; by default the current term (Taipei)."""
     year, semester = semester_of(taipei_date(now()))
-    return {"academic_year": request.args.get("academic_year") or str(year),
-            "semester": request.args.get("semester") or str(semester),
+    year = integer(request.args.get("academic_year"), field="academic_year", label="學年度", low=YEAR_MIN,
+                   high=YEAR_MAX, default=year)
+    semester = integer(request.args.get("semester"), field="semester", label="學期", high=2, default=semester)
+    return {"academic_year": str(year), "semester": str(semester),
             "class_name": (request.args.get("class_name") or "").strip() or None}
 
 

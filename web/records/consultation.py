@@ -12,6 +12,7 @@ from marshmallow import fields
 
 from web.context import files, login_required, now, school_uow
 from web.forms import _Form, parse, upload_of
+from web.params import YEAR_MAX, YEAR_MIN, Int
 from web.records import bp
 from workflows.clock import semester_of, taipei_date
 from workflows.errors import Conflict, InvalidInput, RuleViolation
@@ -29,8 +30,9 @@ def _required(message: str) -> dict:
 
 
 class TermQuery(_Form):
-    academic_year = fields.Integer(load_default=None, error_messages=_required("學年度須為數字（例如 114）。"))
-    semester = fields.Integer(load_default=None, error_messages=_required("學期須為 1 或 2。"))
+    academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, load_default=None,
+                        error_messages=_required("學年度須為數字（例如 114）。"))
+    semester = Int(label="學期", high=2, load_default=None, error_messages=_required("學期須為 1 或 2。"))
 
 
 class ConsultationForm(_Form):
@@ -40,18 +42,18 @@ class ConsultationForm(_Form):
     place = fields.String(load_default="")
     content = fields.String(load_default="")
     advice = fields.String(load_default="")
-    consultant_id = fields.Integer(load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
-    version = fields.Integer(load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
     remove_file = fields.Boolean(load_default=False)
 
 
 class ConsultationImportForm(_Form):
-    consultant_id = fields.Integer(load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
 
 
 class DeleteForm(_Form):
     reason = fields.String(load_default="")
-    version = fields.Integer(load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
 
 
 def term() -> tuple[int, int]:

@@ -162,7 +162,10 @@ def test_bad_filters_answer_in_chinese_not_500(world, teacher):
     assert bogus.status_code == 400 and "不支援的狀態篩選" in text(bogus)
     other = teacher.get(f"/teacher/queue?course={world.course2_id}")
     assert other.status_code == 404 and "找不到課程" in text(other)
-    assert teacher.get("/teacher/queue?page=abc&course=x").status_code == 200
+    # Not numbers (web/params.py): refused by name, never guessed at.
+    for query, words in (("page=abc", "頁碼須為 1 到"), ("course=x", "課程須為 1 到"), ("page=%C2%B2", "頁碼須為 1 到")):
+        refused = teacher.get(f"/teacher/queue?{query}")
+        assert refused.status_code == 400 and words in text(refused), query
 
 
 # -- one item ----------------------------------------------------------------------------------
