@@ -48,6 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.config.update(config or {})
+    # A relative folder is the working directory's, fixed now: send_file reads a relative path
+    # against the package folder (web/), where no export is, and a later chdir must not move it.
+    for folder in ("DATA_DIR", "EXPORT_DIR"):
+        if app.config.get(folder):
+            app.config[folder] = str(Path(app.config[folder]).resolve())
     # lifetimes() checks the four settings now, not at the first sign-in; the browser keeps the
     # cookie no longer than the server-side session can last.
     lifetimes(app.config, "api")

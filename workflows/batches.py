@@ -102,6 +102,10 @@ def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, s
         raise InvalidInput("只有高三批次分梯次；一般批次為第 1 梯次。", field="round")
     if round not in roster.GRADE12_ROUND_OFFSETS:
         raise InvalidInput(f"高三提交只有第 1、2 梯次，收到第 {round} 梯次。", field="round")
+    if division not in {d.value for d in Division}:
+        allowed = "、".join(f"{label}（{d.value}）" for d, label in DIVISION_LABELS.items())
+        raise InvalidInput(f"部別只有{allowed}，收到「{division}」。", field="division", rule="one_of",
+                           allowed=[d.value for d in Division])
 
     listed = student_ids is not None
     students, division = _candidates(uow, kind, track, student_ids, division)
