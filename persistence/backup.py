@@ -53,7 +53,10 @@ MANIFEST_HASH = "manifest.json.sha256"
 TABLES_DIR = "tables"
 FILES_DIR = "files"
 INSERT_CHUNK = 500
-SKIPPED_TABLES = {"alembic_version"}  # the revision is recorded in the manifest instead
+# alembic_version: the revision is recorded in the manifest instead. sign_in_sessions: a restore
+# must not bring back sessions and API tokens that were signed out or ended after the snapshot;
+# everyone signs in again on the restored service.
+SKIPPED_TABLES = {"alembic_version", "sign_in_sessions"}
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FILE_COLUMN_NAMES = file_column_names()

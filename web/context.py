@@ -73,6 +73,8 @@ def school_uow() -> Iterator[tuple[UnitOfWork, Actor]]:
         actor = actor_of(uow, account)
         if not account_still_open(uow, account, now()):  # a certify-only date passed mid-session
             session_cookie.clear()
+            sign_in_sessions.end_all(uow.session, account.id)  # its other browsers and tokens too
+            uow.commit()
             raise Forbidden("帳號已停用，請洽學校承辦人員。")
         yield uow, actor
 

@@ -203,3 +203,30 @@ def test_backup_refuses_a_non_empty_destination(db, files, world, tmp_path):
     with pytest.raises(BackupError, match="不是空的"):
         write_backup(db, files, tmp_path / "backup", now=IN_RECEIPT)
     assert [p.name for p in (tmp_path / "backup").iterdir()] == ["old.txt"]
+
+
+def test_a_restore_brings_back_no_sign_in_session(db, files, world, tmp_path):
+    """A session or API token signed out after the snapshot must not open the restored service:
+    sign_in_sessions is left out of every backup, and everyone signs in again."""
+    from datetime import timedelta
+
+    from workflows import accounts, sign_in_sessions
+    from workflows.clock import utc_now
+
+    with world.uow() as uow:
+        account = accounts.create_account(uow, platform_admin(), username="stu0.backup", password="a long password",
+                                          kind="student", student_id=world.student_ids[0])
+        uow.commit()
+    lifetimes = sign_in_sessions.Lifetimes(absolute=timedelta(hours=8))
+    value = sign_in_sessions.start_session(db, account, "web", lifetimes, utc_now())
+    result = write_backup(db, files, tmp_path / "backup", now=IN_RECEIPT)
+    assert "sign_in_sessions" not in result.rows and result.rows["accounts"] == 1
+    target_url = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+    restore_backup(tmp_path / "backup", target_url, tmp_path / "restored-files")
+    restored = Database.from_url(target_url)
+    try:
+        assert sign_in_sessions.signed_in_account(restored, value, "web", lifetimes, utc_now()) is None
+        with restored.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM sign_in_sessions")).scalar() == 0
+    finally:
+        restored.dispose()

@@ -247,6 +247,29 @@ def test_one_schools_session_reaches_nothing_of_another_school(client, people, w
         assert listed.get_json()["items"] == []
 
 
+def test_a_certify_only_account_past_its_date_loses_every_session_and_token(app, client, people, world):
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import update
+
+    from persistence.tables import Staff
+
+    with world.uow() as uow:
+        uow.session.execute(update(Staff).where(Staff.id == world.other_teacher_id)
+                            .values(active=False, certify_only_until=date(2025, 11, 5)))
+        uow.commit()
+    app.config["NOW"] = datetime(2025, 11, 5, 8, 0, tzinfo=timezone.utc)  # the last day, Taipei
+    sign_in(client, "teacher2")
+    other = app.test_client()
+    sign_in(other, "teacher2")
+    token = api_token(client, "teacher2")
+    app.config["NOW"] = datetime(2025, 11, 5, 16, 30, tzinfo=timezone.utc)  # the day after, Taipei
+    assert client.get("/teacher/queue").status_code == 403
+    assert other.get("/teacher/queue").status_code == 302  # the other browser's session ended with it
+    assert client.get("/api/v1/artefacts", headers=token).status_code == 401
+    assert _sessions(world, people["teacher2"]) == 0
+
+
 # -- lifetimes ------------------------------------------------------------------------------
 
 @pytest.fixture
