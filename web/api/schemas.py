@@ -18,7 +18,7 @@ from workflows.policy import NATIONAL
 from workflows.uploads import LINK_MAX, PERFORMANCE_CATEGORIES
 
 # Ids are PostgreSQL `integer` columns; a larger number can name no row (and would overflow SQLite).
-ID_MAX = 2**31 - 1
+from web.params import ID_MAX, integer_text  # noqa: E402 (one rule for every integer of a request)
 # The Werkzeug converter for ids in paths: anything else (letters, 0, 99999999999) matches no
 # route and answers 404.
 ID_CONVERTER = f"int(min=1, max={ID_MAX})"
@@ -53,6 +53,13 @@ class Integer(fields.Integer):
     the digits of one."""
 
     default_error_messages = {**_FIELD_MESSAGES, "invalid": "須為整數。", "too_large": "數字太大。"}
+
+    def _validated(self, value):
+        if isinstance(value, str):  # a query string or a form: ASCII digits (web.params), not '²' or '١'
+            value = integer_text(value)
+            if value is None:
+                raise self.make_error("invalid")
+        return super()._validated(value)
 
 
 class DateTime(fields.DateTime):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, GradeCorrection, SubmissionBatch
-from tests.integration.web.conftest import post_form, sign_in
+from tests.integration.web.conftest import api_token, post_form, sign_in
 from tests.integration.web.test_batch_pages import LATER, PAGE, create_on_page, selected_outcomes
 from tests.integration.web.test_grade_correction_pages import AFTER_LOCK, draft_via_page, graded  # noqa: F401
 from tests.world import IN_UPLOAD, YEAR
@@ -157,3 +158,13 @@ def test_roster_downloads_work_with_the_default_export_folder(db, files, world, 
     assert json.loads(manifest.data) == json.loads((folder / "manifest.json").read_text())
     monkeypatch.chdir("/")  # a later change of directory moves nothing
     assert client.get(f"{PAGE}/{batch_id}/download/workbook").data == workbook.data
+
+
+@pytest.mark.parametrize("value", BAD, ids=("superscript", "arabic-indic", "huge", "10000 digits"))
+def test_the_api_refuses_the_same_integers_with_422(client, world, people, value):
+    headers = api_token(client, "staff")
+    for query in ({"student_id": value}, {"academic_year": value}, {"course_id": value}, {"page": value}):
+        answer = client.get("/api/v1/artefacts", query_string=query, headers=headers)
+        assert answer.status_code == 422, (query, answer.get_json())
+        assert list(answer.get_json()["details"].get("fields", answer.get_json()["details"])) != [], answer.get_json()
+    assert client.get(f"/api/v1/artefacts/{quote(value)}", headers=headers).status_code == 404
