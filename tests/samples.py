@@ -33,3 +33,14 @@ def big(size: int, head: bytes | None = None) -> bytes:
     start = head or b"%PDF-1.4\n"
     end = b"\n%%EOF\n"
     return start + b"0" * (size - len(start) - len(end)) + end
+
+
+def jpeg() -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    dqt = b"\xff\xdb" + struct.pack(">H", 67) + b"\x00" + bytes(range(1, 65))
+    return b"\xff\xd8" + app0 + dqt + b"\x12\x34\x56\xff\x00\x78" + b"\xff\xd9"
+
+
+def mp3(frames: int = 3) -> bytes:
+    """MPEG-1 layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each)."""
+    return (b"\xff\xfb\x90\x00" + b"\x00" * 413) * frames

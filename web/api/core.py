@@ -12,14 +12,14 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 
-from web.api.schemas import FILE_MEDIA_TYPES, ApiSchema, Text, rule_of
+from web.api.schemas import ApiSchema, rule_of, text
 from web.auth import sign_in_limited
 from web.context import db, now, session_lifetimes
 from web.errors import respond
 from workflows import passwords, sign_in_sessions
-from workflows.accounts import authenticate
+from workflows.accounts import PASSWORD_MAX, authenticate
 from workflows.clock import utc_now
-from workflows.errors import DomainError, Forbidden, InvalidInput
+from workflows.errors import DomainError, Forbidden, InvalidInput, RuleViolation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -144,6 +144,23 @@ def _invalid_input(error: InvalidInput):
     return respond(422, error.code, error.message, details)
 
 
+# The rules about what a request itself holds (a file's kind, size or name, a text's length under
+# the school's policy): 422, as for the schema's own checks. Every other rule concerns the moment
+# or the records (a window closed or not announced, a cap reached, the student's enrolment, the
+# item's state): the request is well formed and conflicts with the current state, 409; so a
+# request the OpenAPI document calls valid is never answered 422.
+REQUEST_RULES = frozenset({"file_too_large", "file_name_unsafe", "empty", "too_large", "polyglot",
+                           "kind_not_allowed", "unrecognised", "text_too_long", "slot_not_allowed",
+                           "link_not_allowed"})
+
+
+@bp.errorhandler(RuleViolation)
+def _rule_violation(error: RuleViolation):
+    details = {k: v for k, v in error.details.items() if v is not None}
+    status = 409 if error.status == 422 and error.rule not in REQUEST_RULES else error.status
+    return respond(status, error.code, error.message, details)
+
+
 @lru_cache(maxsize=None)
 def schema_instance(schema: type[Schema]) -> Schema:
     """One instance per schema class: building one deep-copies its fields (a tenth of a cheap
@@ -239,15 +256,15 @@ def build_spec() -> dict:
         if params:
             entry["parameters"] = params
         if op.body is not None:
-            entry["requestBody"] = {"required": False, "content": {"application/json": {"schema": op.body}}}
+            # Required when it has a required field (a reason): an empty body would be refused.
+            needed = any(f.required for f in schema_instance(op.body).fields.values())
+            entry["requestBody"] = {"required": needed, "content": {"application/json": {"schema": op.body}}}
         if op.multipart is not None:
             form = plugin.converter.schema2jsonschema(op.multipart)
             form["properties"].update({name: {"type": "string", "format": "binary", "description": text}
                                        for name, text in op.files.items()})
             form.update(getattr(op.multipart, "OPENAPI", {}))  # what the schema's own checks refuse
-            encoding = {name: {"contentType": FILE_MEDIA_TYPES[name]} for name in op.files}
-            entry["requestBody"] = {"required": True, "content": {
-                "multipart/form-data": {"schema": form, "encoding": encoding}}}
+            entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
         ok = {"description": "成功"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": op.response}}
@@ -263,8 +280,8 @@ def build_spec() -> dict:
 
 
 class TokenRequest(ApiSchema):
-    username = Text(required=True)
-    password = Text(required=True)
+    username = text(60, required=True)  # workflows.accounts.USERNAME: at most 60 characters
+    password = text(PASSWORD_MAX, required=True)
 
 
 class TokenResponse(Schema):

@@ -24,7 +24,7 @@ from workflows import artefacts_view, bulk, certification, receipts, selection, 
 from workflows.access import require_item, require_receipt, require_student
 from workflows.artefacts_view import ITEM_EVENT_SIDES, RECEIPT_EVENT_SIDES
 from workflows.transitions import allowed_events
-from workflows.errors import DomainError, InvalidInput, NotFound
+from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflows.policy import KIND_LABELS
 from workflows.rules import guard_version
 
@@ -176,14 +176,17 @@ def _student_for_upload(actor, given: int | None) -> int:
         return actor.id
     if actor.kind == "guardian" and len(actor.student_ids) == 1:
         return next(iter(actor.student_ids))
+    if actor.kind != "guardian":  # staff upload for nobody: the workflow's own refusal, whoever is named
+        raise Forbidden("只能操作自己的學習歷程資料。")
     raise InvalidInput("請指定學生（student_id）。", field="student_id", rule="required",
                        fields={"student_id": ["必填欄位，不可省略。"]})
 
 
 @operation("/artefacts", "POST", "上傳一件課程學習成果或多元表現（multipart/form-data）",
            multipart=ArtefactForm, files=FILE_PARTS, response=ArtefactDetailOut, status=201,
-           errors=(403, 404, 413, 422, 503, 507), description=(
-               "學生為自己、家長為所連結的學生（本校規定允許時）上傳；於上傳期間內。檔案依內容檢查格式與大小。"
+           errors=(403, 404, 409, 413, 422, 503, 507), description=(
+               "學生為自己、家長為所連結的學生（本校規定允許時）上傳；於上傳期間內。檔案依內容檢查格式與大小"
+               "（422：格式、大小、檔名、字數）；期間未開放、件數已達上限、不在學或未修習該課程等依目前狀態的規定回 409。"
                "檔案寫入磁碟並同步後才回 201；儲存空間不足回 507、磁碟寫入失敗回 503，兩者皆未儲存任何資料。"))
 def create_artefact():
     form, files = _multipart(ArtefactForm)
@@ -219,10 +222,7 @@ def edit_artefact(item_id: int):
     form, files = _multipart(ArtefactEditForm)
     changes = {name: form[name] for name in ("title", "description", "external_link") if name in form}
     for slot, upload in files.items():
-        if upload is not None and form.get(f"remove_{slot}"):
-            raise InvalidInput(f"不能同時上傳新的 {slot} 又移除它（remove_{slot}）。", field=f"remove_{slot}",
-                               rule="replace_or_remove")
-        if upload is not None:
+        if upload is not None:  # with remove_<slot> too: the new file replaces the old one
             changes[slot] = upload
         elif form.get(f"remove_{slot}"):
             changes[slot] = None

@@ -74,13 +74,6 @@ def one_of(choices) -> validate.OneOf:
     return validate.OneOf(list(choices), error="須為下列之一：{choices}。")
 
 
-def Id(**options) -> Integer:  # noqa: N802 (reads as a field type)
-    return Integer(validate=in_range(1, ID_MAX), **options)
-
-
-ITEM_STATES = sorted(set().union(*(state_ids(MACHINES[kind]) for kind in ITEM_KINDS)))
-RECEIPT_STATES = sorted(state_ids(MACHINES["receipt"]))
-
 # What a text field may hold, as the document states it (an ECMA-262 pattern, here also a Python
 # one): no control character but tab, line feed and carriage return (Text's own check).
 _ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -108,6 +101,13 @@ def link(*, removable: bool = False, **options) -> Text:
                           validate.Regexp(pattern, error="須為 http:// 或 https:// 開頭、不含空白的網址。")],
                 **options)
 
+
+def Id(**options) -> Integer:  # noqa: N802 (reads as a field type)
+    return Integer(validate=in_range(1, ID_MAX), **options)
+
+
+ITEM_STATES = sorted(set().union(*(state_ids(MACHINES[kind]) for kind in ITEM_KINDS)))
+RECEIPT_STATES = sorted(state_ids(MACHINES["receipt"]))
 
 
 # The rule behind each message above, for the `rule` of a 422's details.
@@ -164,11 +164,16 @@ class ArtefactForm(ApiSchema):
 
     # What the checks below refuse, as the document states it: the fields of each kind, and at
     # least one file (a performance: or its external link).
+    # (A field of the other kind is left out of a branch's properties, which admit nothing else.)
     OPENAPI = {"oneOf": [
-        {"properties": {"kind": {"enum": ["course_outcome"]}, **{name: {"not": {}} for name in (
-            "academic_year", "category", "external_link")}},
+        {"properties": {"kind": {"enum": ["course_outcome"]}, **{name: {} for name in (
+            "student_id", "course_id", "title", "description", "document", "media")}},
+         "additionalProperties": False,
          "required": ["course_id"], "anyOf": [{"required": ["document"]}, {"required": ["media"]}]},
-        {"properties": {"kind": {"enum": ["performance"]}, "course_id": {"not": {}}},
+        {"properties": {"kind": {"enum": ["performance"]}, **{name: {} for name in (
+            "student_id", "academic_year", "category", "title", "description", "external_link", "document",
+            "media")}},
+         "additionalProperties": False,
          "required": ["academic_year", "category"],
          "anyOf": [{"required": ["document"]}, {"required": ["media"]}, {"required": ["external_link"]}]},
     ]}
@@ -192,14 +197,6 @@ class ArtefactForm(ApiSchema):
             raise ValidationError(problems)
 
 
-FILE_PARTS = {"document": "文件（pdf/jpg/png；多元表現為證明文件）", "media": "影音檔案（mp3/mp4）"}
-
-
-class EventBody(ApiSchema):
-    reason = text(REASON_MAX, allow_none=True, metadata={
-        "description": f"原因（退回 reject、處理疑義 resolve 必填；{REASON_MAX} 字以內）"})
-    expected_version = Integer(strict=True, allow_none=True, validate=in_range(0, ID_MAX), metadata={
-        "description": "呼叫者看到的版本（version）；若項目已被變更則回 409，不會覆蓋"})
 class ArtefactEditForm(ApiSchema):
     """The text fields of an edit (multipart/form-data): only what is sent changes; a new file
     comes as a `document` or `media` file part and replaces the one stored."""
@@ -209,26 +206,32 @@ class ArtefactEditForm(ApiSchema):
         "description": f"新簡述（全國上限 {NATIONAL.description_max_chars} 字；學校規定可能更少；空字串清除）"})
     external_link = link(removable=True, metadata={"description": "新外部連結（僅多元表現；空字串移除）"})
     remove_document = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
-        "description": "true：移除文件（不可同時上傳新的 document）"})
+        "description": "true：移除文件（同時送出新的 document 時，以新檔案取代）"})
     remove_media = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
-        "description": "true：移除影音檔案（不可同時上傳新的 media）"})
+        "description": "true：移除影音檔案（同時送出新的 media 時，以新檔案取代）"})
     expected_version = Integer(validate=in_range(0, ID_MAX), metadata={
         "description": "呼叫者看到的版本（version）；若項目已被變更則回 409，不會覆蓋"})
 
-    # Something to change, and a file either replaced or removed, not both.
+    # Something to change.
     OPENAPI = {
         "anyOf": [{"required": [name]} for name in (
             "title", "description", "external_link", "document", "media")]
         + [{"properties": {f"remove_{slot}": {"enum": [True]}}, "required": [f"remove_{slot}"]}
            for slot in ("document", "media")],
-        "not": {"anyOf": [{"properties": {f"remove_{slot}": {"enum": [True]}},
-                           "required": [f"remove_{slot}", slot]} for slot in ("document", "media")]},
     }
 
 
+# A file is judged by its content, never its name or its part's Content-Type.
+FILE_PARTS = {"document": "文件：pdf、jpg 或 png（多元表現為證明文件），依內容判定；上限依學校規定（全國 4 MB）",
+              "media": "影音檔案：mp3 或 mp4，依內容判定；上限依學校規定（全國 10 MB）"}
 
-# The media types of each file part (its content is checked, never its name or stated type).
-FILE_MEDIA_TYPES = {"document": "application/pdf, image/jpeg, image/png", "media": "audio/mpeg, video/mp4"}
+
+class EventBody(ApiSchema):
+    reason = text(REASON_MAX, allow_none=True, metadata={
+        "description": f"原因（退回 reject、處理疑義 resolve 必填；{REASON_MAX} 字以內）"})
+    expected_version = Integer(strict=True, allow_none=True, validate=in_range(0, ID_MAX), metadata={
+        "description": "呼叫者看到的版本（version）；若項目已被變更則回 409，不會覆蓋"})
+
 
 class ReasonRequiredBody(EventBody):
     reason = text(REASON_MAX, filled=True, required=True, metadata={"description": f"原因（必填，{REASON_MAX} 字以內）"})

@@ -189,7 +189,7 @@ def test_a_certification_takes_one_connection_and_a_handful_of_statements(client
             AuditEntry.subject_id == items[1], AuditEntry.subject_kind == "course_outcome")).all()
         assert audited[-1] == "certify" and uow.get(Item, items[1]).certified_by_id == world.teacher_id
     at(AFTER_CERTIFICATION)
-    late = _error(client.post(f"/api/v1/artefacts/{items[1]}/events/revoke_certification", headers=teacher), 422)
+    late = _error(client.post(f"/api/v1/artefacts/{items[1]}/events/revoke_certification", headers=teacher), 409)
     assert late["details"]["rule"] == "window_closed"
 
 
@@ -209,7 +209,7 @@ def test_a_teacher_undoes_their_own_certification_while_the_window_is_open(clien
     assert client.get(f"/api/v1/artefacts/{item}", headers=teacher).get_json()["certified_at"] is None
     client.post(f"/api/v1/artefacts/{item}/events/certify", headers=teacher)
     at(AFTER_CERTIFICATION)
-    late = _error(client.post(f"/api/v1/artefacts/{item}/events/revoke_certification", headers=teacher), 422)
+    late = _error(client.post(f"/api/v1/artefacts/{item}/events/revoke_certification", headers=teacher), 409)
     assert late["details"]["rule"] == "window_closed"
     with world.uow() as uow:
         assert uow.get(Item, item).state == "certified"
@@ -397,7 +397,7 @@ def test_receipts_listed_confirmed_and_disputed(client, people, world, at):
 def test_a_receipt_cannot_be_confirmed_after_its_window(client, people, world, at):
     ids = world.to_receipts((0,))
     at(IN_RECEIPT.replace(month=11))
-    late = _error(client.post(f"/api/v1/receipts/{ids[0]}/events/confirm", headers=api_token(client, "stu0")), 422)
+    late = _error(client.post(f"/api/v1/receipts/{ids[0]}/events/confirm", headers=api_token(client, "stu0")), 409)
     assert late["details"]["rule"] == "window_closed"
 
 

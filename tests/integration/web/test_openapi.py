@@ -17,7 +17,7 @@ from persistence.files import StorageError
 from persistence.tables import Item
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, api_token
-from tests.world import IN_RECEIPT, IN_UPLOAD
+from tests.world import AFTER_CERTIFICATION, IN_RECEIPT, IN_UPLOAD
 from web.api.core import OPERATIONS, openapi_path
 from web.app import create_app
 from web.upload_limits import upload_limit
@@ -247,8 +247,13 @@ def _upload_limit(world) -> int:
 
 def _check_edits_and_reasoned_events(check, app, client, world, files, monkeypatch):
     """PATCH /artefacts/{item_id}, and reject, resolve and dispute on paths of their own."""
-    app.config["NOW"] = IN_UPLOAD
     student, teacher = api_token(client, "stu0"), api_token(client, "teacher")
+    app.config["NOW"] = AFTER_CERTIFICATION  # the upload window has closed: a rule of the moment
+    closed = check("post", "/api/v1/artefacts", 409, headers=student, content_type="multipart/form-data", data={
+        "kind": "course_outcome", "course_id": str(world.course_id), "title": "太晚了",
+        "document": (io.BytesIO(samples.pdf()), "a.pdf")})
+    assert closed["details"]["rule"] == "window_closed"
+    app.config["NOW"] = IN_UPLOAD
     other, office = api_token(client, "stu1"), api_token(client, "staff")
     item = world.upload(0, title="要修改的")
     edit = f"/api/v1/artefacts/{item}"
