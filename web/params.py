@@ -12,22 +12,20 @@ anything else is InvalidInput naming the field and the rule, which the error han
 from __future__ import annotations
 
 import builtins
-import re
 from typing import Iterable
 
 from marshmallow import ValidationError as FieldError, fields, validate
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from workflows.errors import InvalidInput
+from workflows.numbers import DIGITS_MAX, INT_MAX, integer_text, whole
 
 # Ids and versions are PostgreSQL `integer` columns: a larger number can name no row.
-ID_MAX = 2**31 - 1
+ID_MAX = INT_MAX
 ID_MIN = -(2**31)
 # An academic year 學年度 is an ROC year of at most three digits (the roster's column holds 1-999);
 # the workflows hold it to narrower ranges where a rule says so.
 YEAR_MIN, YEAR_MAX = 1, 999
-_DIGITS = re.compile(r"[0-9]+")
-_SIGNED = re.compile(r"-?[0-9]+")
 
 
 class AsciiIntConverter(IntegerConverter):
@@ -42,7 +40,7 @@ class AsciiIntConverter(IntegerConverter):
                          max=ID_MAX if max is None else builtins.min(max, ID_MAX), signed=signed)
 
     def to_python(self, value: str):
-        if len(value) > len(str(ID_MIN)):  # no int() of a 10,000-digit segment
+        if len(value) > DIGITS_MAX:  # no int() of a 10,000-digit segment
             raise ValidationError()
         return super().to_python(value)
 
@@ -68,22 +66,13 @@ def integer(value, *, field: str, label: str | None = None, low: int = 0, high: 
     if isinstance(value, int):
         number = value
     else:
-        text = integer_text(str(value), signed=low < 0)
-        if text is None:
+        number = whole(str(value), signed=low < 0, beyond=high + 1)
+        if number is None:
             raise _not_integer(name, field, low, high)
-        # Longer than any number in range: refused before int() reads (say) 10,000 digits.
-        number = int(text) if len(text) <= len(str(ID_MIN)) else high + 1
     if not low <= number <= high:
         raise InvalidInput(f"{name}須為 {low} 到 {high} 之間的整數。", field=field, rule="range",
                            limit={"min": low, "max": high})
     return number
-
-
-def integer_text(text: str, *, signed: bool = True) -> str | None:
-    """`text` stripped if it is an integer written in ASCII digits (a leading '-' if `signed`),
-    else None."""
-    text = text.strip()
-    return text if (_SIGNED if signed else _DIGITS).fullmatch(text) else None
 
 
 def _not_integer(name: str, field: str, low: int, high: int) -> InvalidInput:
@@ -116,7 +105,7 @@ class Int(fields.Integer):
             text = integer_text(value, signed=self.low < 0)
             if text is None:
                 raise self.make_error("invalid")
-            if len(text) > len(str(ID_MIN)):  # refused before int() reads (say) 10,000 digits
+            if len(text) > DIGITS_MAX:  # refused before int() reads (say) 10,000 digits
                 raise FieldError(self.range_message)
             value = text
         return super()._validated(value)

@@ -26,6 +26,7 @@ from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 from workflows.clock import ROC_OFFSET, taipei_date, utc_now
 from workflows.course_code import CourseCode, CourseCodeError, parse_course_code
+from workflows.numbers import whole
 from workflows.personal_data import NationalIdError, mask_national_id, validate_national_id
 from workflows.roles import (DIVISION_LABELS, ENROLMENT_STATUS_LABELS, ROLE_LABELS, Division,
                              EnrolmentStatus, Role)
@@ -490,9 +491,10 @@ def _route(value: str) -> CertificationRoute:
 
 def _academic_year(value: str) -> int:
     text = unicodedata.normalize("NFKC", value).strip().removesuffix("學年度").strip()
-    if not text.isdigit() or not 100 <= int(text) <= 199:
+    year = whole(text, signed=False, beyond=200)
+    if year is None or not 100 <= year <= 199:
         raise ValueError(f"「{value}」不是有效的學年度；請填民國 100–199（例如 114）")
-    return int(text)
+    return year
 
 
 def _roles(value: str) -> frozenset[Role]:

@@ -31,6 +31,7 @@ from workflows.clock import taipei_date
 from workflows.errors import (Conflict, CorruptState, Forbidden, InvalidInput, InvalidTransition,
                               RuleViolation)
 from workflows.offices import as_office
+from workflows.numbers import whole
 from workflows.records.common import GRADE, audit, forbid_students, students_by_no
 from workflows.roles import ROLE_LABELS, Role
 from workflows.rules import REASON_MAX, text_field
@@ -210,9 +211,9 @@ def _whole(value, field: str, label: str, low: int, high: int, *, required: bool
         if required:
             raise InvalidInput(f"請填寫{label}。", field=field)
         return None
-    if not typed.lstrip("-").isdigit():
+    number = whole(typed, beyond=high + 1)
+    if number is None:
         raise InvalidInput(f"{label}：「{value}」須為 {low}–{high} 的整數。", field=field)
-    number = int(typed)
     if not low <= number <= high:
         raise RuleViolation(f"{label}：「{value}」超出範圍，須為 {low}–{high}。", rule=f"{field}_range",
                             field=field, limit=f"{low}–{high}")

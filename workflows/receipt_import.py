@@ -32,6 +32,7 @@ from workflows import calendar, disputes, roster
 from workflows.actors import Actor, system
 from workflows.csv_rows import Column, RowError, parse_file, Row
 from workflows.errors import DomainError, RuleViolation
+from workflows.numbers import INT_MAX as ID_MAX, whole
 from workflows.personal_data import mask_national_id
 from workflows.policy import KIND_LABELS, receipt_category_label
 from workflows.receipts import require_submission_office
@@ -122,9 +123,9 @@ def _build_row(row: Row) -> ReceiptRow | None:
     item_text, digest = row.get("item_id"), row.get("sha256").lower()
     item_id = None
     if item_text:
-        if item_text.isdigit():
-            item_id = int(item_text)
-        else:
+        item_id = whole(item_text, signed=False, beyond=0)  # '²' or 10,000 digits: no id
+        if item_id is None or not 1 <= item_id <= ID_MAX:
+            item_id = None
             row.error("item_id", f"「{item_text}」應為匯出時的項目編號（正整數）")
     if digest and not SHA256.fullmatch(digest):
         row.error("sha256", f"「{row.get('sha256')}」不是 SHA-256 雜湊（64 個十六進位字元）")

@@ -16,6 +16,7 @@ from workflows import trainings, working_group
 from workflows.actors import Actor
 from workflows.clock import ROC_OFFSET, roc_date, semester_bounds, taipei_date
 from workflows.errors import Conflict, InvalidInput
+from workflows.numbers import whole
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork
 
@@ -78,10 +79,9 @@ def month_end(academic_year: int, month: int) -> date:
 
 
 def _year(value) -> int:
-    try:
-        year = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise InvalidInput(f"學年度「{value}」不是整數（民國年，例如 114）。", field="academic_year") from None
+    year = whole(str(value), beyond=YEAR_MAX + 1)
+    if year is None:
+        raise InvalidInput(f"學年度「{value}」不是整數（民國年，例如 114）。", field="academic_year")
     if not YEAR_MIN <= year <= YEAR_MAX:
         raise InvalidInput(f"學年度須介於 {YEAR_MIN} 至 {YEAR_MAX}（民國年），收到 {year}。",
                            field="academic_year")
@@ -100,10 +100,9 @@ def _text(value, *, field: str, label: str, limit: int) -> str:
 def _month(value) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        month = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"辦理月份「{value}」不是 1 至 12 的整數。", field="planned_month") from None
+    month = whole(str(value), beyond=13)
+    if month is None:
+        raise InvalidInput(f"辦理月份「{value}」不是 1 至 12 的整數。", field="planned_month")
     if not 1 <= month <= 12:
         raise InvalidInput(f"辦理月份須為 1 至 12，收到 {month}。", field="planned_month")
     return month

@@ -14,6 +14,7 @@ from workflows import working_group
 from workflows.actors import Actor
 from workflows.clock import academic_year_of, roc_date, taipei_date
 from workflows.errors import InvalidInput
+from workflows.numbers import whole
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork
 
@@ -58,10 +59,9 @@ def _day(value, *, field: str, label: str) -> date:
 
 
 def _attendees(value) -> int:
-    try:
-        count = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise InvalidInput(f"出席人數「{value if value is not None else ''}」不是整數。", field="attendees") from None
+    count = whole(str(value if value is not None else ""), beyond=ATTENDEES_MAX + 1)
+    if count is None:
+        raise InvalidInput(f"出席人數「{value if value is not None else ''}」不是整數。", field="attendees")
     if not 0 <= count <= ATTENDEES_MAX:
         raise InvalidInput(f"出席人數須介於 0 至 {ATTENDEES_MAX} 人，收到 {count}。", field="attendees",
                            limit=ATTENDEES_MAX)

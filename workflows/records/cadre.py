@@ -26,6 +26,7 @@ from workflows.actors import Actor
 from workflows.csv_rows import (Column, Parsed, Row, RowError, _academic_year, _lookup, _semester,
                                 _student_no, _table, parse_date, parse_file)
 from workflows.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleViolation
+from workflows.numbers import whole
 from workflows.records.common import (CADRE, LABELS, apply_changes, audit, forbid_students,
                                       require_owner, require_reader, require_student,
                                       require_version, students_by_no)
@@ -66,12 +67,12 @@ def text(max_chars: int) -> Callable[[str], str]:
 
 def whole_number(low: int, high: int, *, rule: str) -> Callable[[str], int]:
     def parse(value: str) -> int:
-        number = unicodedata.normalize("NFKC", value).strip()
-        if not number.lstrip("-").isdigit():
+        number = whole(unicodedata.normalize("NFKC", value), beyond=high + 1)
+        if number is None:
             raise ValueError(f"「{value}」須為 {low}–{high} 的整數")
-        if not low <= int(number) <= high:
+        if not low <= number <= high:
             raise LimitError(f"「{value}」超出範圍，須為 {low}–{high}", rule=rule, limit=f"{low}–{high}")
-        return int(number)
+        return number
     return parse
 
 

@@ -13,6 +13,7 @@ from workflows.actors import Actor
 from workflows.clock import academic_year_bounds, roc_date, taipei_date
 from workflows.csv_rows import Column, Parsed, Row, parse_date, parse_file
 from workflows.errors import DomainError, InvalidInput, RuleViolation
+from workflows.numbers import whole
 from workflows.offices import as_office
 from workflows.records import common
 from workflows.records.consultation import (UNCHANGED, Correction, ImportSummary, RecordImportRejected,
@@ -242,9 +243,10 @@ class ExplorationRow:
 
 def _year(value: str) -> int:
     text = unicodedata.normalize("NFKC", value).strip().removesuffix("學年度").strip()
-    if not text.isdigit() or int(text) not in YEARS:
+    year = whole(text, signed=False, beyond=YEARS.stop)
+    if year is None or year not in YEARS:
         raise ValueError(f"「{value}」不是有效的學年度；請填民國 {YEARS.start}–{YEARS.stop - 1}（例如 114）")
-    return int(text)
+    return year
 
 
 def _semester(value: str) -> int:

@@ -1,0 +1,49 @@
+"""Whole numbers people type (workflows/numbers.py, issue 15): ASCII digits only, no longer than a
+database integer, refused in words everywhere a workflow reads one from a form or a file — never a
+ValueError from int() ('²' passes isdigit(), 10,000 digits pass it too) or a number that overflows
+SQLite ('١' was read as 1)."""
+from __future__ import annotations
+
+import pytest
+
+from workflows import self_check, trainings
+from workflows.csv_rows import _academic_year
+from workflows.errors import DomainError
+from workflows.grade_corrections import _whole
+from workflows.numbers import integer_text, whole
+from workflows.receipt_import import parse_receipt_file
+from workflows.records.cadre import whole_number
+
+HOSTILE = ("\u00b2", "\u0661", "1" * 10_000, "9" * 30, "\x00", "\u202e", "\U0001f600", "1.5", "0x10")
+
+
+def test_the_rule():
+    assert integer_text(" 114 ") == "114" and integer_text("-3") == "-3" and integer_text("-3", signed=False) is None
+    assert [integer_text(v) for v in HOSTILE[:2]] == [None, None]
+    assert whole("1" * 10_000, beyond=1000) == 1000 and whole("2147483647", beyond=0) == 2147483647
+    assert all(whole(v, beyond=0) in (None, 0) for v in HOSTILE)
+
+
+@pytest.mark.parametrize("value", HOSTILE[1:])
+def test_typed_numbers_are_refused_in_words(value):
+    refusals = (lambda: _whole(value, "exam_no", "考試次別", 1, 9), lambda: whole_number(0, 100, rule="r")(value),
+                lambda: _academic_year(value), lambda: self_check._year(value), lambda: self_check._month(value),
+                lambda: trainings._attendees(value))
+    for refuse in refusals:
+        with pytest.raises((DomainError, ValueError)) as refused:
+            refuse()
+        assert "Exceeds the limit" not in str(refused.value) and "invalid literal" not in str(refused.value)
+
+
+def test_full_width_digits_still_count():
+    """Typed with a Chinese input method: NFKC makes them (and '²') ASCII digits first."""
+    assert _whole("１", "exam_no", "考試次別", 1, 9) == 1 and _academic_year("１１４") == 114
+    assert _whole("\u00b2", "exam_no", "考試次別", 1, 9) == 2
+
+
+@pytest.mark.parametrize("value", ("\u00b2", "\u0661", "1" * 10_000, "9" * 30, "0", "-1"))
+def test_a_receipt_file_item_number_that_is_no_id_is_a_row_error(value):
+    data = ("身分證號,類別,項目編號,檔案雜湊\r\nA123456789,課程學習成果," + value + ",\r\n").encode()
+    rows, errors = parse_receipt_file(data, "r.csv")
+    assert [e.field for e in errors] == ["項目編號"], errors
+    assert all(row.item_id is None for row in rows)
