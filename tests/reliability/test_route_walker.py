@@ -63,6 +63,12 @@ PLAUSIBLE = {"academic_year": str(YEAR), "year": str(YEAR), "semester": "1", "ve
              "ends_on": "2025-11-02", "until": "2026-01-31", "first_day": "2026-10-04", "last_day": "2026-10-18",
              "done_on": "2025-11-01", "reason": "理由", "division": "day", "principal": "staff:1",
              "page": "1", "q": "stu", "state": "submitted", "sort": "waiting", "category": "competition"}
+# The same names mean other things on some pages (blueprint: {name: value}).
+PLAUSIBLE_OF = {"batches": {"kind": "year_outcomes"}, "grade_corrections": {"kind": "exam", "reason": "entry_error",
+                                                                            "subject": "數學", "exam_no": "1"},
+                "disputes": {"kind": "answered"}, "working_group": {"kind": "training", "attendees": "30",
+                                                                    "task": "檢核", "held_on": "2025-10-30"},
+                "records": {"kind": "exam"}}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _REQUEST_SOURCES = ("request.args", "request.form", "request.values", "request.files", "args", "form")
 
@@ -158,6 +164,12 @@ class Walker:
         self.far = {"student_id": far.student_ids[0], "item_id": scene.far_item, "batch_id": scene.far_batch_id,
                     "account_id": scene.far_account, "staff_id": far.staff_id, "course_id": far.course2_id,
                     "school_code": far.code}
+        student_no = f"{home.code[-3:]}0000"
+        # Real rows of the home school where a form names one, so a request goes as deep as it can.
+        self.plausible = {"teacher_id": str(home.teacher_id), "staff_id": str(home.other_teacher_id),
+                          "course_id": str(home.course2_id), "consultant_id": str(home.staff_id),
+                          "student_no": student_no, "lines": f"{student_no} 60 70", "student_nos": student_no,
+                          "item": str(scene.submitted), "proxy_1": str(home.staff_id)}
         self.clients: dict[str, object] = {}
         self.tokens: dict[str, dict] = {}
         self.csrf: dict[str, str] = {}
@@ -198,7 +210,8 @@ class Walker:
         """One request; a hostile (name, value) goes into that path segment, or into the query
         and the form. Returns the status (None for an exception, which is recorded)."""
         path_values = {name: self._path_value(target, name) for name in target.arguments}
-        params = {name: PLAUSIBLE.get(name, "1") for name in target.params}
+        plausible = {**PLAUSIBLE, **self.plausible, **PLAUSIBLE_OF.get(target.endpoint.split(".")[0], {})}
+        params = {name: plausible.get(name, "1") for name in target.params}
         hostile_name = hostile[0] if hostile else None
         if hostile and hostile_name in path_values:
             path_values[hostile_name] = hostile[1]
