@@ -226,6 +226,8 @@ def test_the_admin_cannot_deactivate_their_own_or_another_schools_account(client
     sign_in(client, "staff")
     assert _admin_post(client, f"/staff/accounts/{far_people['stu0']}/deactivate").status_code == 404
     assert _signed_in_far(far_client, far)
+    listing = client.get("/staff/accounts?q=staff").get_data(as_text=True)
+    assert f'/staff/accounts/{people["staff"]}/deactivate' not in listing  # no button on one's own row
     own = _admin_post(client, f"/staff/accounts/{people['staff']}/deactivate", follow_redirects=True)
     assert "不能停用或啟用自己的帳號" in own.get_data(as_text=True)
     assert client.get("/staff/accounts").status_code == 200  # still signed in, still active
