@@ -21,8 +21,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from persistence.db import Database
@@ -93,6 +94,19 @@ def start_session(db: Database, account: Account, kind: str, lifetimes: Lifetime
     return value
 
 
+@cache
+def _lookup():
+    """The one query of every request, built once: building the statement (its joins and
+    conditions) cost as much Python as hashing, fetching and checking together."""
+    return (select(SignInSession.id, SignInSession.last_seen_at, SignInSession.expires_at,
+                   Account, School, Staff, StaffRole.role)
+            .join(Account, (Account.id == SignInSession.account_id) & (Account.school_id == SignInSession.school_id))
+            .join(School, School.id == Account.school_id)
+            .outerjoin(Staff, (Staff.school_id == Account.school_id) & (Staff.id == Account.staff_id))
+            .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
+            .where(SignInSession.token_hash == bindparam("token_hash"), SignInSession.kind == bindparam("kind")))
+
+
 def resolve(session: Session, value, kind: str, lifetimes: Lifetimes, now: datetime) -> Signed | None:
     """The live session `value` opens, with its active account, or None. One query; a write only
     when last_seen_at is over TOUCH_EVERY old, or to remove the session when it has run out. Either
@@ -100,14 +114,7 @@ def resolve(session: Session, value, kind: str, lifetimes: Lifetimes, now: datet
     read-only request would otherwise roll it back)."""
     if not isinstance(value, str) or not value or len(value) > _VALUE_MAX:
         return None
-    rows = session.execute(
-        select(SignInSession.id, SignInSession.last_seen_at, SignInSession.expires_at,
-               Account, School, Staff, StaffRole.role)
-        .join(Account, (Account.id == SignInSession.account_id) & (Account.school_id == SignInSession.school_id))
-        .join(School, School.id == Account.school_id)
-        .outerjoin(Staff, (Staff.school_id == Account.school_id) & (Staff.id == Account.staff_id))
-        .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
-        .where(SignInSession.token_hash == digest(value), SignInSession.kind == kind)).all()
+    rows = session.execute(_lookup(), {"token_hash": digest(value), "kind": kind}).all()
     if not rows:
         return None
     session_id, last_seen_at, expires_at, account, school, staff, _role = rows[0]
