@@ -283,7 +283,9 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
             files_changed = True
         _attach(item, slot, stored)
     if item.kind == "course_outcome" and item.document_sha256 is None and item.media_sha256 is None:
-        raise InvalidInput("課程學習成果至少要有一個文件或影音檔案。", field="document")
+        # A rule on what the item would hold, not on the request alone (the API answers 409).
+        raise RuleViolation("課程學習成果至少要有一個文件或影音檔案；不能移除唯一的檔案。", rule="files_required",
+                            field="document")
     item.updated_at = now
     certified_files = (item.certified_document_sha256, item.certified_media_sha256)
     if item.state in ("certified", "unselected") and item.kind == "course_outcome" \

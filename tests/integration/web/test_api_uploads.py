@@ -240,6 +240,9 @@ def test_the_api_edit_refuses_anothers_item_a_wrong_state_a_stale_version_and_no
     stale = _error(_patch(client, student, mine, title="舊頁面", expected_version="0"), 409)
     assert stale["error"] == "conflict"
     assert _error(_patch(client, student, mine), 422)["details"]["rule"] == "nothing_to_change"
+    # Removing an outcome's only file: valid as a request, refused by what the item would hold.
+    only = _error(_patch(client, student, mine, remove_document="true"), 409)
+    assert (only["details"]["rule"], only["details"]["field"]) == ("files_required", "document")
     both = _patch(client, student, mine, remove_document="true", document=document())
     assert both.status_code == 200 and both.get_json()["document"]["sha256"] == hashlib.sha256(
         samples.pdf("新")).hexdigest()  # removing and sending a new one: the new one replaces it
