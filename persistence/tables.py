@@ -469,7 +469,6 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GuardianLink(SchoolScoped, Base):

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, delete, not_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.db import Database
 from persistence.tables import SignInThrottle
+from persistence.upsert import dialect_insert
 
 USER = "user:"
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def add_failure(db: Database, keys: list[str], now: datetime, *, user_since: dat
     if not keys:
         return
     with db.session() as session:
-        insert = _INSERTS[session.get_bind().dialect.name]
+        insert = dialect_insert(session)
         # Sorted: every transaction locks the rows in one order, so two never wait for each other.
         statement = insert(SignInThrottle).values(
             [dict(key=key, failures=1, first_failure_at=now, last_failure_at=now) for key in sorted(set(keys))])

@@ -42,7 +42,6 @@ def upgrade() -> None:
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('first_failure_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_failure_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_sign_in_throttle')),
     )
 
