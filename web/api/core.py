@@ -147,11 +147,11 @@ def _invalid_input(error: InvalidInput):
 # The rules about what a request itself holds (a file's kind, size or name, a text's length under
 # the school's policy): 422, as for the schema's own checks. Every other rule concerns the moment
 # or the records (a window closed or not announced, a cap reached, the student's enrolment, the
-# item's state): the request is well formed and conflicts with the current state, 409; so a
-# request the OpenAPI document calls valid is never answered 422.
+# item's state or kind, what the school's policy lets an item hold): the request is well formed
+# and conflicts with the current state, 409; so a request the OpenAPI document calls valid is
+# never answered 422.
 REQUEST_RULES = frozenset({"file_too_large", "file_name_unsafe", "empty", "too_large", "polyglot",
-                           "kind_not_allowed", "unrecognised", "text_too_long", "slot_not_allowed",
-                           "link_not_allowed"})
+                           "kind_not_allowed", "unrecognised", "text_too_long"})
 
 
 @bp.errorhandler(RuleViolation)
