@@ -65,7 +65,11 @@ def login():
         except Forbidden as refused:
             error = refused.message
         else:
-            session.clear()  # a new session on sign-in: nothing from before carries over
+            # A new session on sign-in: nothing from before carries over, and the session this
+            # browser held (a classmate who left the lab's computer without 登出) ends with it.
+            if SIGN_IN_KEY in session:
+                sign_in_sessions.end_session(db(), value=session[SIGN_IN_KEY])
+            session.clear()
             session[SIGN_IN_KEY] = sign_in_sessions.start_session(db(), account, sign_in_sessions.WEB,
                                                                   session_lifetimes("web"), utc_now())
             session.permanent = True
