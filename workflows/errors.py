@@ -67,6 +67,13 @@ class RuleViolation(DomainError):
         self.limit = limit
 
 
+class ContentRuleViolation(RuleViolation):
+    """A rule on what the request itself holds (a file's kind, size or name, a text's length): the
+    same request is refused whenever it is sent. Every other RuleViolation concerns the moment or
+    the records (a window, a cap, an enrolment, what the item may hold), which the API answers 409
+    so that a request its document calls valid is never a 422."""
+
+
 class InvalidInput(DomainError):
     status = 400
     code = "invalid_input"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from persistence.tables import ITEM_KINDS, Course, Enrolment, Item, Student
 from states import MACHINES, edges, state_ids, state_label
 from workflows.actors import Actor, OnBehalf
-from workflows.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from workflows.errors import Conflict, ContentRuleViolation, Forbidden, InvalidInput, RuleViolation
 from workflows.roles import EnrolmentStatus
 
 
@@ -95,7 +95,7 @@ def text_field(value: str | None, *, field: str, label: str, max_chars: int, req
     if required and not value:
         raise InvalidInput(f"請填寫{label}。", field=field)
     if len(value) > max_chars:
-        raise RuleViolation(f"{label}共 {len(value)} 字，超過上限 {max_chars} 字。",
+        raise ContentRuleViolation(f"{label}共 {len(value)} 字，超過上限 {max_chars} 字。",
                             rule="text_too_long", field=field, limit=max_chars)
     return value
 

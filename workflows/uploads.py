@@ -14,7 +14,7 @@ from persistence.files import FileTooLarge, StorageError
 from persistence.tables import Course, Item, Student
 from workflows import calendar
 from workflows.actors import Actor
-from workflows.errors import InvalidInput, RuleViolation, StorageFailed
+from workflows.errors import ContentRuleViolation, InvalidInput, RuleViolation, StorageFailed
 from workflows.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file,
                                  safe_display_name, unsafe_name_reason)
 from workflows.policy import KIND_LABELS, MB, FileRule
@@ -69,7 +69,7 @@ class _Stored:
 
 
 def _too_large(rule: FileRule, slot: str) -> RuleViolation:
-    return RuleViolation(f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
+    return ContentRuleViolation(f"{SLOT_LABELS[slot]}超過上限 {rule.max_bytes / MB:g} MB，請縮小檔案後再上傳。",
                          rule="file_too_large", field=slot, limit=rule.max_bytes)
 
 
@@ -87,7 +87,7 @@ def _vet(upload: Upload, rule: FileRule | None, slot: str) -> None:
         raise RuleViolation(f"此類項目不能附加{SLOT_LABELS[slot]}。", rule="slot_not_allowed", field=slot)
     unsafe = unsafe_name_reason(upload.filename)
     if unsafe is not None:
-        raise RuleViolation(f"{SLOT_LABELS[slot]}的檔名{unsafe}，請改用一般檔名後再上傳。",
+        raise ContentRuleViolation(f"{SLOT_LABELS[slot]}的檔名{unsafe}，請改用一般檔名後再上傳。",
                             rule="file_name_unsafe", field=slot)
     _check_before_storing(upload, rule, slot)
 
@@ -106,7 +106,7 @@ def _store(uow: UnitOfWork, upload: Upload, rule: FileRule, slot: str) -> _Store
         kind = check_file(stored.head, stored.size, stored.tail, rule, slot=slot, field=field)
     except FileRejected as error:
         # The bytes may stay in the store unreferenced; fsck reports such orphans.
-        raise RuleViolation(error.message, rule=error.rule, field=field, limit=error.limit) from error
+        raise ContentRuleViolation(error.message, rule=error.rule, field=field, limit=error.limit) from error
     return _Stored(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
 
 
@@ -131,7 +131,7 @@ def _check_before_storing(upload: Upload, rule: FileRule, slot: str) -> None:
     try:
         check_file(head, size, tail, rule, slot=slot, field=slot)
     except FileRejected as error:
-        raise RuleViolation(error.message, rule=error.rule, field=slot, limit=error.limit) from error
+        raise ContentRuleViolation(error.message, rule=error.rule, field=slot, limit=error.limit) from error
 
 
 def _attach(item: Item, slot: str, stored: _Stored | None) -> None:

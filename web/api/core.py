@@ -19,7 +19,7 @@ from web.errors import respond
 from workflows import passwords, sign_in_sessions
 from workflows.accounts import PASSWORD_MAX, authenticate
 from workflows.clock import utc_now
-from workflows.errors import DomainError, Forbidden, InvalidInput, RuleViolation
+from workflows.errors import ContentRuleViolation, DomainError, Forbidden, InvalidInput, RuleViolation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -144,20 +144,12 @@ def _invalid_input(error: InvalidInput):
     return respond(422, error.code, error.message, details)
 
 
-# The rules about what a request itself holds (a file's kind, size or name, a text's length under
-# the school's policy): 422, as for the schema's own checks. Every other rule concerns the moment
-# or the records (a window closed or not announced, a cap reached, the student's enrolment, the
-# item's state or kind, what the school's policy lets an item hold): the request is well formed
-# and conflicts with the current state, 409; so a request the OpenAPI document calls valid is
-# never answered 422.
-REQUEST_RULES = frozenset({"file_too_large", "file_name_unsafe", "empty", "too_large", "polyglot",
-                           "kind_not_allowed", "unrecognised", "text_too_long"})
-
-
 @bp.errorhandler(RuleViolation)
 def _rule_violation(error: RuleViolation):
+    # A rule of the moment or of the records conflicts with the current state (409); one on what
+    # the request holds is a 422, as for the schema's own checks (workflows.errors).
     details = {k: v for k, v in error.details.items() if v is not None}
-    status = 409 if error.status == 422 and error.rule not in REQUEST_RULES else error.status
+    status = 409 if error.status == 422 and not isinstance(error, ContentRuleViolation) else error.status
     return respond(status, error.code, error.message, details)
 
 
