@@ -22,7 +22,6 @@ from workflows.numbers import DIGITS_MAX, INT_MAX, integer_text, whole
 
 # Ids and versions are PostgreSQL `integer` columns: a larger number can name no row.
 ID_MAX = INT_MAX
-ID_MIN = -(2**31)
 # An academic year 學年度 is an ROC year of at most three digits (the roster's column holds 1-999);
 # the workflows hold it to narrower ranges where a rule says so.
 YEAR_MIN, YEAR_MAX = 1, 999

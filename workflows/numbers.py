@@ -32,3 +32,10 @@ def whole(text: str, *, signed: bool = True, beyond: int) -> int | None:
     if written is None:
         return None
     return int(written) if len(written) <= DIGITS_MAX else beyond
+
+
+def echoed(value, *, limit: int = 20) -> str:
+    """What was typed, for a refusal to quote: a 10,000-digit number is not the number `whole`
+    gave its caller to range-check, nor a message to print whole."""
+    text = "" if value is None else str(value).strip()
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -220,7 +220,7 @@ def queue_rows(uow, actor: Actor, item_ids, *, now: datetime) -> list[QueueRow]:
     """The listed items as queue rows, in id order, leaving out any this actor does not certify
     (for the bulk confirmation and result pages)."""
     routes = _routes(uow, actor, now)
-    ids = sorted({int(i) for i in item_ids if str(i).isdigit()})
+    ids = sorted(set(item_ids))  # ints: the pages parse them (web.params)
     if not ids or not routes:
         return []
     records = uow.session.execute(_rows_statement(uow, sorted(routes))

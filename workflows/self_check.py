@@ -16,7 +16,7 @@ from workflows import trainings, working_group
 from workflows.actors import Actor
 from workflows.clock import ROC_OFFSET, roc_date, semester_bounds, taipei_date
 from workflows.errors import Conflict, InvalidInput
-from workflows.numbers import whole
+from workflows.numbers import echoed, whole
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork
 
@@ -83,7 +83,7 @@ def _year(value) -> int:
     if year is None:
         raise InvalidInput(f"學年度「{value}」不是整數（民國年，例如 114）。", field="academic_year")
     if not YEAR_MIN <= year <= YEAR_MAX:
-        raise InvalidInput(f"學年度須介於 {YEAR_MIN} 至 {YEAR_MAX}（民國年），收到 {year}。",
+        raise InvalidInput(f"學年度須介於 {YEAR_MIN} 至 {YEAR_MAX}（民國年），收到「{echoed(value)}」。",
                            field="academic_year")
     return year
 
@@ -104,7 +104,7 @@ def _month(value) -> int | None:
     if month is None:
         raise InvalidInput(f"辦理月份「{value}」不是 1 至 12 的整數。", field="planned_month")
     if not 1 <= month <= 12:
-        raise InvalidInput(f"辦理月份須為 1 至 12，收到 {month}。", field="planned_month")
+        raise InvalidInput(f"辦理月份須為 1 至 12，收到「{echoed(value)}」。", field="planned_month")
     return month
 
 

@@ -38,6 +38,7 @@ from workflows.actors import Actor
 from workflows.artefacts_view import HistoryEntry
 from workflows.clock import taipei_date, year_label
 from workflows.errors import Forbidden, InvalidInput
+from workflows.numbers import echoed, whole
 from workflows.policy import KIND_LABELS
 from workflows.roles import EnrolmentStatus
 from workflows.routing import certifiers_for
@@ -123,15 +124,18 @@ def scope_of(uow, actor: Actor) -> Scope:
     return Scope(frozenset(names))
 
 
+# The years a status page may show (ROC 學年度); the API's SummaryQuery states the same range.
+YEAR_MIN, YEAR_MAX = 1, 300
+
+
 def period_of(academic_year, semester=0) -> Period:
     """A Period from user input (query string, JSON): InvalidInput on anything else."""
-    try:
-        year = int(academic_year)
-        term = int(semester or 0)
-    except (TypeError, ValueError):
-        raise InvalidInput("學年度與學期須為數字。", field="academic_year") from None
-    if not 1 <= year <= 300:
-        raise InvalidInput(f"學年度「{year}」不正確（民國年，例如 114）。", field="academic_year")
+    year = whole(str(academic_year), beyond=YEAR_MAX + 1)
+    term = whole(str(semester or 0), beyond=3)
+    if year is None or term is None:
+        raise InvalidInput("學年度與學期須為數字。", field="academic_year")
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise InvalidInput(f"學年度「{echoed(academic_year)}」不正確（民國年，例如 114）。", field="academic_year")
     if term not in SEMESTER_LABELS:
         raise InvalidInput("學期須為 1、2，或 0（全學年）。", field="semester")
     return Period(year, term)

@@ -14,7 +14,7 @@ from workflows import working_group
 from workflows.actors import Actor
 from workflows.clock import academic_year_of, roc_date, taipei_date
 from workflows.errors import InvalidInput
-from workflows.numbers import whole
+from workflows.numbers import echoed, whole
 from workflows.transitions import note
 from workflows.unit_of_work import UnitOfWork
 
@@ -63,7 +63,7 @@ def _attendees(value) -> int:
     if count is None:
         raise InvalidInput(f"出席人數「{value if value is not None else ''}」不是整數。", field="attendees")
     if not 0 <= count <= ATTENDEES_MAX:
-        raise InvalidInput(f"出席人數須介於 0 至 {ATTENDEES_MAX} 人，收到 {count}。", field="attendees",
+        raise InvalidInput(f"出席人數須介於 0 至 {ATTENDEES_MAX} 人，收到「{echoed(value)}」。", field="attendees",
                            limit=ATTENDEES_MAX)
     return count
 

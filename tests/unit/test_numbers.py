@@ -8,7 +8,7 @@ import pytest
 
 from workflows import self_check, trainings
 from workflows.csv_rows import _academic_year
-from workflows.errors import DomainError
+from workflows.errors import DomainError, InvalidInput
 from workflows.grade_corrections import _whole
 from workflows.numbers import integer_text, whole
 from workflows.receipt_import import parse_receipt_file
@@ -35,6 +35,14 @@ def test_typed_numbers_are_refused_in_words(value):
         assert "Exceeds the limit" not in str(refused.value) and "invalid literal" not in str(refused.value)
 
 
+def test_a_refusal_quotes_what_was_typed_not_a_number_made_up_for_it():
+    for refuse, made_up in ((self_check._year, "201"), (self_check._month, "13"),
+                            (trainings._attendees, str(trainings.ATTENDEES_MAX + 1))):
+        with pytest.raises(InvalidInput) as refused:
+            refuse("9" * 10_000)
+        assert f"收到 {made_up}" not in refused.value.message and "「99999999999999999999…」" in refused.value.message
+
+
 def test_full_width_digits_still_count():
     """Typed with a Chinese input method: NFKC makes them (and '²') ASCII digits first."""
     assert _whole("１", "exam_no", "考試次別", 1, 9) == 1 and _academic_year("１１４") == 114
@@ -47,3 +55,13 @@ def test_a_receipt_file_item_number_that_is_no_id_is_a_row_error(value):
     rows, errors = parse_receipt_file(data, "r.csv")
     assert [e.field for e in errors] == ["項目編號"], errors
     assert all(row.item_id is None for row in rows)
+
+
+def test_a_status_period_is_written_in_ascii_digits():
+    from workflows.status import Period, period_of
+
+    assert period_of("114", "1") == Period(114, 1) and period_of(114) == Period(114, 0)
+    for year, semester in (("١١٤", 1), ("114", "١"), ("²", 0), ("9" * 10_000, 0), ("301", 0)):
+        with pytest.raises(InvalidInput) as refused:
+            period_of(year, semester)
+        assert len(refused.value.message) < 80  # a 10,000-digit year is not quoted whole

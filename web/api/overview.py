@@ -81,8 +81,7 @@ def certification_queue():
 
 
 class SummaryQuery(ApiSchema):
-    # 1-300: the years workflows.status.period_of takes.
-    academic_year = Integer(required=True, validate=in_range(1, 300), metadata={"description": "學年度（民國年）"})
+    academic_year = Integer(required=True, validate=in_range(status.YEAR_MIN, status.YEAR_MAX), metadata={"description": "學年度（民國年）"})
     semester = Integer(validate=in_range(0, 2), metadata={"description": "學期（1、2；0 或省略為全學年）"})
 
 
