@@ -11,7 +11,6 @@ workbook or a CSV file goes through this module (CSV/XLSX injection, OWASP):
   editing the cell in Excel keeps it text. Numbers and dates stay numbers and dates.
 - CSV: a `str` value starting with `=`, `+`, `-`, `@`, TAB or CR gets one leading `'` (OWASP), so
   Excel and LibreOffice show it as text; the csv module then quotes embedded commas and quotes.
-  `from_csv_text` takes that one `'` off again for a reader of a file this module wrote.
 """
 from __future__ import annotations
 
@@ -47,23 +46,10 @@ def append_text_row(sheet: Worksheet, values: Iterable[object]) -> None:
     sheet.append([text_cell(Cell(sheet), value) for value in values])
 
 
-def _escaped_in_csv(value: str) -> bool:
-    # Text already starting with quotes before a trigger ("'=1") gets one more, so that taking
-    # one off on reading (from_csv_text) is never ambiguous.
-    return value.lstrip(CSV_ESCAPE).startswith(FORMULA_TRIGGERS)
-
-
 def csv_text(value: object) -> object:
     """One CSV cell: a `str` starting with a formula trigger gets the leading `'`; anything else
     (numbers, dates, other text) is returned as it is."""
-    return CSV_ESCAPE + value if isinstance(value, str) and _escaped_in_csv(value) else value
-
-
-def from_csv_text(value: str) -> str:
-    """A cell of a CSV file `csv_text` wrote, as it was before: the one `'` it added taken off."""
-    if value.startswith(CSV_ESCAPE) and _escaped_in_csv(value[1:]):
-        return value[1:]
-    return value
+    return CSV_ESCAPE + value if starts_formula(value) else value
 
 
 def csv_bytes(rows: Iterable[Iterable[object]]) -> bytes:
@@ -74,3 +60,8 @@ def csv_bytes(rows: Iterable[Iterable[object]]) -> bytes:
     for row in rows:
         writer.writerow([csv_text(value) for value in row])
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+
+
+def csv_template(labels: Iterable[str]) -> bytes:
+    """A file a clerk fills in: the header row alone."""
+    return csv_bytes([list(labels)])

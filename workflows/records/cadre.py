@@ -108,7 +108,7 @@ class RecordKind:
 
     def csv_template(self) -> bytes:
         """The file a clerk fills in: the header row, UTF-8 with a BOM so Excel reads it as such."""
-        return spreadsheet_text.csv_bytes([[c.label for c in self.columns]])
+        return spreadsheet_text.csv_template(c.label for c in self.columns)
 
 
 @dataclass(frozen=True)

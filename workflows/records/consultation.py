@@ -93,11 +93,6 @@ def find_student(uow: UnitOfWork, student_no: str) -> Student:
     return student
 
 
-def csv_bytes(columns: tuple[Column, ...]) -> bytes:
-    """A template: the header row, UTF-8 with a BOM so that Excel reads the Chinese."""
-    return spreadsheet_text.csv_bytes([[c.label for c in columns]])
-
-
 # -- who keeps which records ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -537,4 +532,4 @@ def import_consultations(uow: UnitOfWork, actor: Actor, data: bytes, *, for_cons
 
 
 def csv_template() -> bytes:
-    return csv_bytes(CSV_COLUMNS)
+    return spreadsheet_text.csv_template(c.label for c in CSV_COLUMNS)

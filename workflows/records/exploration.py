@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from persistence.tables import ExplorationRecord, Student
+from workflows import spreadsheet_text
 from workflows.actors import Actor
 from workflows.clock import academic_year_bounds, roc_date, taipei_date
 from workflows.csv_rows import Column, Parsed, Row, parse_date, parse_file
@@ -16,8 +17,7 @@ from workflows.errors import DomainError, InvalidInput, RuleViolation
 from workflows.numbers import whole
 from workflows.offices import as_office
 from workflows.records import common
-from workflows.records.consultation import (UNCHANGED, Correction, ImportSummary, RecordImportRejected,
-                                            csv_bytes)
+from workflows.records.consultation import UNCHANGED, Correction, ImportSummary, RecordImportRejected
 from workflows.roles import Role
 from workflows.rules import REASON_MAX, text_field
 from workflows.unit_of_work import UnitOfWork, now_or
@@ -340,4 +340,4 @@ def import_explorations(uow: UnitOfWork, actor: Actor, data: bytes, *,
 
 
 def csv_template() -> bytes:
-    return csv_bytes(CSV_COLUMNS)
+    return spreadsheet_text.csv_template(c.label for c in CSV_COLUMNS)
