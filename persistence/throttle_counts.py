@@ -2,15 +2,17 @@
 that uses the database. What the counts mean (locks, limits) is web/sign_in_throttle.py's.
 
 Two kinds of key, told apart by their prefix, forget their failures differently:
-- "user:…" (a username) when no failure came for `forget_after`: a guesser who keeps going keeps
-  his back-off;
-- any other ("addr:…", an address) in fixed windows from the first failure.
+- "addr:…" (an address) in fixed windows from the first failure;
+- any other (a username, a username and address, a username and device) when no failure came for
+  `forget_after`: a guesser who keeps going keeps his back-off.
 Each call is one statement in its own short transaction: the sign-in path reads once before the
-password check and writes once after it (a failure), or deletes once (a success after failures)."""
+password check and writes once after it (a failure), or deletes once (a success after failures).
+The periodic sweep (workflows/deadlines.py) removes the rows with no failure for KEPT_FOR, which
+no window or forgetting time may exceed (web/sign_in_throttle.py checks the settings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, not_, or_, select
 
@@ -18,7 +20,9 @@ from persistence.db import Database
 from persistence.tables import SignInThrottle
 from persistence.upsert import dialect_insert
 
-USER = "user:"
+ADDRESS = "addr:"
+# A row with no failure for this long counts nothing under any allowed setting.
+KEPT_FOR = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,9 @@ class Count:
 
 def _stale(user_since: datetime, window_since: datetime):
     """Rows whose failures no longer count (see the module's docstring)."""
-    is_user = SignInThrottle.key.startswith(USER, autoescape=True)
-    return or_(and_(is_user, SignInThrottle.last_failure_at <= user_since),
-               and_(not_(is_user), SignInThrottle.first_failure_at <= window_since))
+    is_address = SignInThrottle.key.startswith(ADDRESS, autoescape=True)
+    return or_(and_(not_(is_address), SignInThrottle.last_failure_at <= user_since),
+               and_(is_address, SignInThrottle.first_failure_at <= window_since))
 
 
 def read(db: Database, keys: list[str]) -> dict[str, Count]:
@@ -64,9 +68,9 @@ def add_failure(db: Database, keys: list[str], now: datetime, *, user_since: dat
         session.commit()
 
 
-def forget(db: Database, key: str) -> None:
+def forget(db: Database, keys: list[str]) -> None:
     with db.session() as session:
-        session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
+        session.execute(delete(SignInThrottle).where(SignInThrottle.key.in_(keys)))
         session.commit()
 
 
@@ -77,3 +81,9 @@ def purge(db: Database, *, user_since: datetime, window_since: datetime) -> int:
                                   execution_options={"synchronize_session": False}).rowcount
         session.commit()
     return removed
+
+
+def purge_stale(db: Database, now: datetime) -> int:
+    """The sweep's purge: the rows with no failure for KEPT_FOR (a row's first failure is never
+    after its last, so both kinds of key are past any window by then)."""
+    return purge(db, user_since=now - KEPT_FOR, window_since=now - KEPT_FOR)

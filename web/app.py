@@ -14,6 +14,7 @@ from persistence.db import Database, default_url
 from persistence.files import LocalFileStore
 from web import sign_in_throttle
 from web import upload_limits
+from web.settings import whole_number
 from workflows import accounts
 from workflows.unit_of_work import prepare
 from workflows.sign_in_sessions import Lifetimes
@@ -34,12 +35,6 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="portfolio_session",
-        # Server-side sign-in sessions (workflows/sign_in_sessions.py), in minutes; idle 0: none.
-        # Why these defaults: docs/web.md, "Sessions and tokens".
-        SESSION_IDLE_MINUTES=_minutes("PORTFOLIO_SESSION_IDLE_MINUTES", 120),
-        SESSION_MAX_MINUTES=_minutes("PORTFOLIO_SESSION_MAX_MINUTES", 8 * 60),
-        TOKEN_IDLE_MINUTES=_minutes("PORTFOLIO_TOKEN_IDLE_MINUTES", 120),
-        TOKEN_MAX_MINUTES=_minutes("PORTFOLIO_TOKEN_MAX_MINUTES", 8 * 60),
         # Every request but an artefact's upload or edit, whose limit follows its school's policy
         # (web/upload_limits.py): the largest file another form takes is a consultation
         # record's document (2 MB nationally) or a roster, receipt or CSV file.
@@ -53,11 +48,15 @@ def create_app(config: dict | None = None) -> Flask:
     for folder in ("DATA_DIR", "EXPORT_DIR"):
         if app.config.get(folder):
             app.config[folder] = str(Path(app.config[folder]).resolve())
-    # lifetimes() checks the four settings now, not at the first sign-in; the browser keeps the
-    # cookie no longer than the server-side session can last.
-    lifetimes(app.config, "api")
+    # Server-side sign-in sessions (workflows/sign_in_sessions.py), in minutes; idle 0: none.
+    # Why these defaults: docs/web.md, "Sessions and tokens". Checked and built once, now, not at
+    # the first sign-in; the browser keeps the cookie no longer than the server-side session lasts.
+    for name, default in (("SESSION_IDLE_MINUTES", 120), ("SESSION_MAX_MINUTES", 8 * 60),
+                          ("TOKEN_IDLE_MINUTES", 120), ("TOKEN_MAX_MINUTES", 8 * 60)):
+        app.config[name] = whole_number(app.config, name, default, least=0 if "IDLE" in name else 1)
+    app.extensions["portfolio.lifetimes"] = {kind: lifetimes(app.config, kind) for kind in ("web", "api")}
     if "PERMANENT_SESSION_LIFETIME" not in (config or {}):
-        app.config["PERMANENT_SESSION_LIFETIME"] = lifetimes(app.config, "web").absolute
+        app.config["PERMANENT_SESSION_LIFETIME"] = app.extensions["portfolio.lifetimes"]["web"].absolute
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("PORTFOLIO_SECRET_KEY") or _instance_secret(app)
     app.json.ensure_ascii = False
@@ -117,16 +116,6 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     return app
-
-
-def _minutes(variable: str, default: int) -> int:
-    raw = os.environ.get(variable)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{variable} must be a whole number of minutes, not {raw!r}") from None
 
 
 def lifetimes(config, kind: str) -> Lifetimes:

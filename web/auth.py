@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from web.context import SIGN_IN_KEY, current_account, db, now, session_lifetimes
-from web.sign_in_throttle import password_checked
+from web.sign_in_throttle import device_for, password_checked, remember_device
 from workflows import sign_in_sessions
 from workflows.accounts import authenticate
 from workflows.clock import utc_now
@@ -27,9 +27,11 @@ def _attempted_username() -> str | None:
     return request.form.get("username")
 
 
-# Failed sign-ins are throttled per username and per address (web/sign_in_throttle.py), one
-# budget for the page and the API's token endpoint, whichever door is used.
+# Failed sign-ins are throttled per username, per username and address and per address
+# (web/sign_in_throttle.py), the same counts for the page and the API's token endpoint; the page
+# also knows the browsers that signed in to an account before (the device cookie).
 sign_in_limited = password_checked(_attempted_username)
+page_sign_in_limited = password_checked(_attempted_username, device=device_for)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -55,7 +57,7 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@sign_in_limited
+@page_sign_in_limited
 def login():
     error = None
     if request.method == "POST":
@@ -73,7 +75,9 @@ def login():
             session[SIGN_IN_KEY] = sign_in_sessions.start_session(db(), account, sign_in_sessions.WEB,
                                                                   session_lifetimes("web"), utc_now())
             session.permanent = True
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            response = redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            remember_device(response, request.form.get("username", ""))  # this browser knows the account
+            return response
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
 

@@ -12,7 +12,6 @@ from flask import session as session_cookie  # `session` is also the database se
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import Account
-from web.app import lifetimes
 from workflows import sign_in_sessions
 from workflows.accounts import account_still_open, actor_of
 from workflows.clock import utc_now
@@ -37,8 +36,9 @@ SIGN_IN_KEY = "sid"
 
 def session_lifetimes(kind: str) -> Lifetimes:
     """Sessions live by the wall clock (workflows.clock.utc_now), not by `now()`: a test that sets
-    the app's NOW to a deadline moves the school's calendar, not the age of its sign-ins."""
-    return lifetimes(current_app.config, kind)
+    the app's NOW to a deadline moves the school's calendar, not the age of its sign-ins. Built
+    once from the settings by create_app."""
+    return current_app.extensions["portfolio.lifetimes"][kind]
 
 
 def account_from_session() -> Account | None:

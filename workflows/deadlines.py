@@ -27,6 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from persistence import throttle_counts
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Window
@@ -69,6 +70,7 @@ class DueRun:
     schools: list[SchoolRun] = field(default_factory=list)
     files_removed: int = 0
     sessions_purged: int = 0  # sign-in sessions and API tokens past their absolute lifetime
+    throttle_purged: int = 0  # sign-in throttle counts with no failure for a day
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -125,6 +127,11 @@ def run_due(db: Database, files: FileStore | None, now: datetime, *, actor: Acto
         except Exception as error:  # noqa: BLE001 - reported; the rows go on the next run
             log.exception("removing expired sign-in sessions failed")
             result.errors.append(f"sessions: {type(error).__name__}: {error}")
+        try:
+            result.throttle_purged = throttle_counts.purge_stale(db, utc_now())
+        except Exception as error:  # noqa: BLE001 - reported; the rows go on the next run
+            log.exception("removing stale sign-in throttle counts failed")
+            result.errors.append(f"throttle: {type(error).__name__}: {error}")
     if files is not None:
         try:
             result.files_removed = retention.remove_files(db, files)

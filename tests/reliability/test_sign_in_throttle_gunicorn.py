@@ -132,11 +132,11 @@ def test_two_workers_refuse_at_exactly_the_threshold(server, db):
     # budgets of 10 would have run out at the 21st), none refused.
     honest = [status for status, _ in _in_pairs(port, [(name, PASSWORD) for name in (people * 4)[:22]])]
     assert honest == [200] * 22
-    # A guesser on one username: 5 free failures, then locked (the 6th comes well within the
-    # first lock's second).
+    # A guesser on one username from one address: the 5th failure locks the pair for 1 s (the
+    # 6th comes well within it).
     guesses = _in_pairs(port, [("stu0.013301", f"guess {n}") for n in range(6)])
     assert [status for status, _ in guesses] == [401] * 5 + [429], guesses
-    assert guesses[5][1]["details"]["rule"] == "sign_in_failures_per_username"
+    assert guesses[5][1]["details"]["rule"] == "sign_in_failures_per_username_and_address"
     # A sprayer from the same address: the address has 5 failures; 5 more pass, the next is the
     # threshold's (10) and is refused, by whichever worker takes it.
     sprayed = _in_pairs(port, [(f"user{n}.013301", "Password123!") for n in range(8)])

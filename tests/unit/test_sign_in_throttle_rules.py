@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from persistence.throttle_counts import Count
-from web.sign_in_throttle import Rules, address_key, parse_networks, rules_from, user_key
+from web.sign_in_throttle import Rules, address_key, device_key, pair_key, parse_networks, rules_from, user_key
 
 NOW = datetime(2026, 10, 5, 8, 0, tzinfo=timezone.utc)
 
@@ -16,14 +16,19 @@ def _count(failures, first=NOW, last=NOW):
     return Count(failures, first, last)
 
 
-def test_the_username_back_off_doubles_up_to_the_cap():
+def test_the_back_off_starts_at_the_threshold_and_doubles_up_to_the_cap():
     rules = Rules()
-    assert rules.user_locked_until(_count(4), NOW) is None
-    waits = [(rules.user_locked_until(_count(n), NOW) - NOW).total_seconds() for n in range(5, 16)]
+    # The pair's (and a device's) ladder: the 5th failure locks for 1 s, as the docs say.
+    assert rules.backed_off_until(_count(4), rules.free_failures, NOW) is None
+    waits = [(rules.backed_off_until(_count(n), rules.free_failures, NOW) - NOW).total_seconds()
+             for n in range(5, 16)]
     assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
-    assert rules.user_locked_until(_count(10**9), NOW) == NOW + timedelta(minutes=5)  # no huge power
+    assert rules.backed_off_until(_count(10**9), 5, NOW) == NOW + timedelta(minutes=5)  # no huge power
+    # The username's alone: the same ladder from the 50th failure.
+    assert rules.backed_off_until(_count(49), rules.username_failures, NOW) is None
+    assert (rules.backed_off_until(_count(50), rules.username_failures, NOW) - NOW).total_seconds() == 1
     # Forgotten 15 minutes after the last failure.
-    assert rules.user_locked_until(_count(20, last=NOW - timedelta(minutes=15)), NOW) is None
+    assert rules.backed_off_until(_count(20, last=NOW - timedelta(minutes=15)), 5, NOW) is None
 
 
 def test_the_address_window_and_the_networks_allowances():
@@ -49,7 +54,14 @@ def test_keys_hide_the_name_and_fit_the_column():
     assert user_key("  Stu0.013301 ") == user_key("stu0.013301") and "stu0" not in user_key("stu0.013301")
     assert address_key("2001:db8:1:2:3:4:5:6") == address_key("2001:db8:1:2::9") == "addr:2001:db8:1:2::/64"
     assert address_key("::ffff:192.0.2.1") == "addr:192.0.2.1"
+    # A pair or a device is the name (any case) with the address (the /64) or the device.
+    assert pair_key("Stu0.013301", "2001:db8:1:2::1") == pair_key("stu0.013301", "2001:db8:1:2::9")
+    assert pair_key("stu0.013301", "192.0.2.1") != pair_key("stu0.013301", "192.0.2.2")
+    assert device_key("stu0.013301", "d1") != device_key("stu1.013301", "d1") != device_key("stu0.013301", "d2")
     odd = address_key("x\x00" * 1000)
     assert odd.startswith("addr:?") and len(odd) <= 200
     with pytest.raises(ValueError, match="SIGN_IN_ADDRESS_FAILURES"):
         rules_from({"SIGN_IN_ADDRESS_FAILURES": "lots"})
+    # The sweep keeps a count a day: no window may be longer.
+    with pytest.raises(ValueError, match="SIGN_IN_FORGET_MINUTES must be at most 1440"):
+        rules_from({"SIGN_IN_FORGET_MINUTES": 1441})
