@@ -282,11 +282,12 @@ class TokenResponse(Schema):
 
 @operation("/auth/token", "POST", "以帳號密碼取得 API 權杖", body=TokenRequest, response=TokenResponse,
            errors=(400, 401, 403, 413, 422, 429), auth=False, description=(
-               "只計算失敗（帳號或密碼錯誤），成功不計，與登入頁及變更密碼共用：同一帳號名稱連續失敗 5 次後，"
-               "每再失敗一次須等待 1、2、4…秒（最長 5 分鐘，15 分鐘沒有失敗即歸零，登入成功亦歸零）；"
-               "同一來源位址每 10 分鐘最多失敗 100 次（學校網路可另設上限）。受限時不檢查密碼，"
-               "回 429 與 Retry-After，details 的 rule 為 sign_in_failures_per_username 或 "
-               "sign_in_failures_per_address。"
+               "只計算失敗（帳號或密碼錯誤），成功不計，與登入頁及變更密碼共用計數：同一帳號名稱從同一位址"
+               "第 5 次失敗起，每次失敗後須等待 1、2、4…秒（最長 5 分鐘，15 分鐘沒有失敗即歸零，從該位址登入"
+               "成功亦歸零）；同一帳號名稱從各處合計第 50 次失敗起亦同；同一來源位址每 10 分鐘最多失敗 100 次"
+               "（學校網路可另設上限）。本端點不使用裝置 cookie。受限時不檢查密碼，回 429 與 Retry-After，"
+               "details 的 rule 為 sign_in_failures_per_username_and_address、sign_in_failures_per_username "
+               "或 sign_in_failures_per_address。"
                "帳號仍使用學校平臺管理者重設的暫時密碼時回 403 password_change_required：請先在網站變更密碼。"))
 @sign_in_limited
 def token():
