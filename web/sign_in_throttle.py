@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,8 +128,6 @@ def parse_networks(text: str) -> tuple[tuple[Network, int], ...]:
 
 def rules_from(config) -> Rules:
     """The rules from app.config, else PORTFOLIO_<NAME> variables, else the defaults."""
-    import os
-
     networks = config.get("SIGN_IN_TRUSTED_NETWORKS")
     if networks is None:
         networks = os.environ.get("PORTFOLIO_SIGN_IN_TRUSTED_NETWORKS", "")
