@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import flask
-from sqlalchemy import select
 
 from persistence.tables import School
-from workflows.policy import parsed_policy
+from workflows.policy import school_policy
 
 # Everything of an upload's request that is not its files: the multipart framing and part
 # headers (file names), the CSRF token, the title (≤ 80 characters), the description (≤ 100),
@@ -64,10 +63,10 @@ def _school_policy(school_id: int):
     session, _held = flask.g.get("request_session", (None, ()))
     if session is not None:
         school = session.get(School, school_id)
-        return None if school is None else parsed_policy(school.policy_toml, source=f"school {school.code}")
+        return None if school is None else school_policy(school)
     with db().session() as session:
-        row = session.execute(select(School.policy_toml, School.code).where(School.id == school_id)).one_or_none()
-    return None if row is None else parsed_policy(row.policy_toml, source=f"school {row.code}")
+        school = session.get(School, school_id)
+        return None if school is None else school_policy(school)
 
 
 def current_upload_limit() -> UploadLimit | None:

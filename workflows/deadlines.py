@@ -34,7 +34,7 @@ from persistence.tables import School, Window
 from workflows import boundaries, receipt_import, reminders, retention, sign_in_sessions, sweeps
 from workflows.actors import Actor
 from workflows.clock import utc_now
-from workflows.policy import Policy, parse_policy
+from workflows.policy import Policy, school_policy
 from workflows.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,7 @@ def moments(window: Window, policy: Policy) -> list[Moment]:
 def upcoming(db: Database, now: datetime) -> list[Moment]:
     """Every moment after `now`, of every school's windows that have not closed yet."""
     with db.session() as session:
-        policies = {s.id: parse_policy(s.policy_toml, source=f"school {s.code}")
-                    for s in session.scalars(select(School))}
+        policies = {s.id: school_policy(s) for s in session.scalars(select(School))}
         windows = list(session.scalars(select(Window).where(Window.ends_at > now)))
     return sorted((m for w in windows for m in moments(w, policies[w.school_id]) if m.at > now),
                   key=lambda m: (m.at, m.job_id))

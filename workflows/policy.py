@@ -746,6 +746,11 @@ def parsed_policy(text: str, *, source: str) -> Policy:
     return parse_policy(text, source=source)
 
 
+def school_policy(school) -> Policy:
+    """The policy a school row holds (its 補充規定 over the national rule)."""
+    return parsed_policy(school.policy_toml, source=f"school {school.code}")
+
+
 def preset_names() -> list[str]:
     """Names of the presets shipped in policies/ (xinzhuang, nanning, template, ...)."""
     if not PRESETS_DIR.is_dir():

@@ -22,7 +22,7 @@ from persistence.tables import School, Staff, StaffRole, Student
 from workflows.actors import Actor
 from workflows.clock import utc_now
 from workflows.errors import Conflict, Forbidden, NotFound
-from workflows.policy import Policy, parsed_policy
+from workflows.policy import Policy, school_policy
 from workflows.roles import Role
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ class UnitOfWork:
 
     @cached_property
     def policy(self) -> Policy:
-        return parsed_policy(self.school.policy_toml, source=f"school {self.school.code}")
+        return school_policy(self.school)
 
     # -- who is acting ------------------------------------------------------------------------
 
