@@ -2,7 +2,7 @@
 
 Two schools get identical data: N students, one closed receipt_confirmation window, N receipts
 in state 'issued' and N × k performance items in 'submitted_central' pointing at them. School A
-is moved by the real `workflows.sweeps.deem_confirmed` in a UnitOfWork; school B by four
+is moved by the real `workflows.deadlines.sweeps.deem_confirmed` in a UnitOfWork; school B by four
 hand-written statements (text()) doing the same updates and audit inserts. Both run in the same
 process, on the same engine and database, each timed with time.perf_counter around its whole
 transaction, commit included. Data setup (bulk INSERT … SELECT) is not timed.
@@ -44,10 +44,10 @@ from benchmarks import scratch_db  # noqa: E402
 from persistence.db import Database, make_engine, normalise_url  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
 from persistence.tables import UTCDateTime  # noqa: E402
-from workflows import sweeps  # noqa: E402
-from workflows.actors import system  # noqa: E402
-from workflows.clock import format_taipei  # noqa: E402
-from workflows.unit_of_work import UnitOfWork  # noqa: E402
+from workflows.deadlines import sweeps
+from workflows.core.actors import system  # noqa: E402
+from workflows.core.clock import format_taipei  # noqa: E402
+from workflows.core.unit_of_work import UnitOfWork  # noqa: E402
 
 BENCH_DATABASE = "portfolio_bench"  # the only PostgreSQL database this script creates or drops
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

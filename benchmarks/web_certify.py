@@ -58,12 +58,13 @@ from benchmarks.scratch_db import DEFAULT_PG_URL  # noqa: E402
 from persistence.db import Database, make_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
 from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, StaffRole, Student  # noqa: E402
-from workflows import accounts, calendar  # noqa: E402
-from workflows.actors import platform_admin  # noqa: E402
-from workflows.clock import semester_of, taipei_date, utc_now  # noqa: E402
-from workflows.personal_data import check_digit  # noqa: E402
-from workflows.schools import create_school  # noqa: E402
-from workflows.unit_of_work import UnitOfWork  # noqa: E402
+from workflows.people import accounts
+from workflows.school import calendar
+from workflows.core.actors import platform_admin  # noqa: E402
+from workflows.core.clock import semester_of, taipei_date, utc_now  # noqa: E402
+from workflows.people.personal_data import check_digit  # noqa: E402
+from workflows.school.schools import create_school  # noqa: E402
+from workflows.core.unit_of_work import UnitOfWork  # noqa: E402
 
 BENCH_DATABASE = "portfolio_bench_web"  # the only PostgreSQL database this script creates or drops
 PASSWORD = "benchmark password"

@@ -42,11 +42,11 @@ from persistence.db import Database, make_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
 from persistence.tables import (Course, Enrolment, Item, Receipt, School, SchoolClass, Staff,  # noqa: E402
                                 StaffRole, Student, Window)
-from workflows import accounts  # noqa: E402
-from workflows.actors import platform_admin  # noqa: E402
-from workflows.clock import end_of_day, start_of_day  # noqa: E402
-from workflows.policy import load_policy, policy_to_toml  # noqa: E402
-from workflows.unit_of_work import UnitOfWork  # noqa: E402
+from workflows.people import accounts
+from workflows.core.actors import platform_admin  # noqa: E402
+from workflows.core.clock import end_of_day, start_of_day  # noqa: E402
+from workflows.core.policy import load_policy, policy_to_toml  # noqa: E402
+from workflows.core.unit_of_work import UnitOfWork  # noqa: E402
 
 BENCH_DATABASE = "portfolio_bench_pages"  # the only PostgreSQL database this script creates or drops
 YEAR, SEMESTER = 114, 1

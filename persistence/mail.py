@@ -1,4 +1,4 @@
-"""Sending mail over SMTP: the outbox's way out (workflows/outbox.py). Settings come from the
+"""Sending mail over SMTP: the outbox's way out (workflows/deadlines/outbox.py). Settings come from the
 command line or the environment (PORTFOLIO_SMTP_HOST, _PORT, _FROM, _USER, _PASSWORD,
 _STARTTLS); with no host, nothing is sent and messages wait in the outbox."""
 from __future__ import annotations

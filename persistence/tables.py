@@ -11,6 +11,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float,
                         Text, TypeDecorator, Unicode, UniqueConstraint, column, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from persistence.vocabulary import BatchKind, Track, WindowKind
 from states import MACHINES, state_ids
 
 NAMING = {
@@ -123,7 +124,7 @@ class SchoolClass(SchoolScoped, Base):
     homeroom_staff_id: Mapped[int | None] = mapped_column(Integer)
 
 
-GRADE12_TRACKS = ("academic", "professional")  # 學術群 / 專業群
+GRADE12_TRACKS = Track.codes()
 
 
 class Student(SchoolScoped, Base):
@@ -176,8 +177,7 @@ class Enrolment(SchoolScoped, Base):
     student_id: Mapped[int] = mapped_column(primary_key=True, index=True)
 
 
-WINDOW_KINDS = ("course_outcome_upload", "certification", "performance_upload", "selection",
-                "central_submission", "receipt_confirmation", "grade_check")
+WINDOW_KINDS = WindowKind.codes()
 
 
 class Window(SchoolScoped, Base):
@@ -338,7 +338,7 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "no_address")
 
 class OutboxMessage(SchoolScoped, Base):
     """A message to one person (reminder, report, notice), written by a sweep in the sweep's own
-    transaction and delivered later (workflows/outbox.py). The unique key is "once per person,
+    transaction and delivered later (workflows/deadlines/outbox.py). The unique key is "once per person,
     deadline and kind": a moved deadline is a new key, so a new message goes.
 
     `status` is a delivery status, not a workflow state: pending → sending → sent, or back to
@@ -392,7 +392,7 @@ class DeadlineRun(SchoolScoped, Base):
 class FileDeletion(Base):
     """A stored file whose rows were purged (retention ended), waiting to be removed from the
     store. Not school-scoped: the content-addressed store is shared, so the file goes only if no
-    row of any school still points at it (workflows/retention.py)."""
+    row of any school still points at it (workflows/deadlines/retention.py)."""
 
     __tablename__ = "file_deletions"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -526,7 +526,7 @@ class Unavailability(SchoolScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-BATCH_KINDS = ("semester_basic_cadre", "semester_courses", "year_outcomes", "year_performances")
+BATCH_KINDS = BatchKind.codes()
 
 
 class SubmissionBatch(SchoolScoped, Base):

@@ -7,7 +7,7 @@ Two kinds of key, told apart by their prefix, forget their failures differently:
   `forget_after`: a guesser who keeps going keeps his back-off.
 Each call is one statement in its own short transaction: the sign-in path reads once before the
 password check and writes once after it (a failure), or deletes once (a success after failures).
-The periodic sweep (workflows/deadlines.py) removes the rows with no failure for KEPT_FOR, which
+The periodic sweep (workflows/deadlines/run.py) removes the rows with no failure for KEPT_FOR, which
 no window or forgetting time may exceed (web/sign_in_throttle.py checks the settings)."""
 from __future__ import annotations
 

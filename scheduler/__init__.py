@@ -8,5 +8,5 @@
   to a SQLite database); a second one waits and takes over when the first dies.
 - `jobs` holds the functions stored jobs name by reference.
 
-The effects themselves are `workflows.deadlines.run_due`: idempotent, set-based, explicit `now`.
+The effects themselves are `workflows.deadlines.run.run_due`: idempotent, set-based, explicit `now`.
 """

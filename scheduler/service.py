@@ -1,7 +1,7 @@
 """The scheduler process's APScheduler setup.
 
 Jobs:
-- one date trigger per window moment (`workflows.deadlines.moments`: open, close, reminder),
+- one date trigger per window moment (`workflows.deadlines.run.moments`: open, close, reminder),
   stored in the SQLAlchemy job store (table apscheduler_jobs, same database), id
   `window:<school>:<window>:<edge>`, `replace_existing=True`, `misfire_grace_time=None`
   (a trigger missed while the process was down still runs when it comes back), `coalesce=True`;
@@ -31,9 +31,9 @@ from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import scheduler_jobs
 from scheduler import jobs
-from workflows import outbox
-from workflows.clock import TAIPEI, format_taipei, utc_now
-from workflows.deadlines import DueRun, Moment, run_due, upcoming
+from workflows.deadlines import outbox
+from workflows.core.clock import TAIPEI, format_taipei, utc_now
+from workflows.deadlines.run import DueRun, Moment, run_due, upcoming
 
 log = logging.getLogger(__name__)
 

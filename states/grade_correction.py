@@ -6,7 +6,7 @@ grade-check day 成績檢核日 a grade changes only through this paper's path o
     ─enter_grades─▶ entered
 
 Every signed state can be sent back (send_back) to drafted, where the teacher edits and signs
-again; a draft can be withdrawn. Who may fire each event is workflows/grade_corrections.py's.
+again; a draft can be withdrawn. Who may fire each event is workflows/records/grade_corrections.py's.
 """
 from statemachine import Event, State, StateMachine
 

@@ -25,7 +25,7 @@ from persistence.files import LocalFileStore
 from persistence.migrate import upgrade
 from persistence.tables import Base
 from tests.mailserver import MailServer
-from workflows import accounts
+from workflows.people import accounts
 
 BASE_PG_URL = os.environ.get("PORTFOLIO_TEST_PG_URL",
                              "postgresql+psycopg://postgres@127.0.0.1:5432/portfolio_test")

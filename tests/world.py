@@ -7,12 +7,14 @@ from datetime import date, datetime, timezone
 from sqlalchemy import update
 
 from persistence.tables import Course, Enrolment, Item, SchoolClass, Staff, StaffRole, Student
-from workflows import calendar, certification, receipts, selection
-from workflows.actors import platform_admin
-from workflows.personal_data import check_digit
-from workflows.schools import create_school
-from workflows.unit_of_work import UnitOfWork
-from workflows.uploads import Upload, upload_course_outcome, upload_performance
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.core.actors import platform_admin
+from workflows.people.personal_data import check_digit
+from workflows.school.schools import create_school
+from workflows.core.unit_of_work import UnitOfWork
+from workflows.items.uploads import Upload, upload_course_outcome, upload_performance
 
 from tests import samples
 

@@ -10,10 +10,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 
 from web.context import SIGN_IN_KEY, current_account, db, login_required, now, school_uow, session_lifetimes
 from web.sign_in_throttle import note_wrong_password, password_checked
-from workflows import passwords, sign_in_sessions
-from workflows.accounts import PASSWORD_MAX, PASSWORD_MIN
-from workflows.clock import utc_now
-from workflows.errors import InvalidInput
+from workflows.people import passwords, sign_in_sessions
+from workflows.people.accounts import PASSWORD_MAX, PASSWORD_MIN
+from workflows.core.clock import utc_now
+from workflows.core.errors import InvalidInput
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

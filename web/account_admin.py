@@ -10,8 +10,8 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 
 from web.context import login_required, now, school_uow
 from web.params import integer
-from workflows import passwords
-from workflows.errors import InvalidInput
+from workflows.people import passwords
+from workflows.core.errors import InvalidInput
 
 bp = Blueprint("account_admin", __name__, url_prefix="/staff/accounts")
 

@@ -15,9 +15,9 @@ from persistence.files import LocalFileStore
 from web import sign_in_throttle
 from web import upload_limits
 from web.settings import whole_number
-from workflows import accounts
-from workflows.unit_of_work import prepare
-from workflows.sign_in_sessions import Lifetimes
+from workflows.people import accounts
+from workflows.core.unit_of_work import prepare
+from workflows.people.sign_in_sessions import Lifetimes
 
 csrf = CSRFProtect()
 
@@ -48,7 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     for folder in ("DATA_DIR", "EXPORT_DIR"):
         if app.config.get(folder):
             app.config[folder] = str(Path(app.config[folder]).resolve())
-    # Server-side sign-in sessions (workflows/sign_in_sessions.py), in minutes; idle 0: none.
+    # Server-side sign-in sessions (workflows/people/sign_in_sessions.py), in minutes; idle 0: none.
     # Why these defaults: docs/web.md, "Sessions and tokens". Checked and built once, now, not at
     # the first sign-in; the browser keeps the cookie no longer than the server-side session lasts.
     for name, default in (("SESSION_IDLE_MINUTES", 120), ("SESSION_MAX_MINUTES", 8 * 60),

@@ -1,5 +1,5 @@
 """Sign-in 登入 and sign-out 登出. Signing in starts a server-side session
-(workflows/sign_in_sessions.py) whose opaque value the cookie carries; signing out ends it on the
+(workflows/people/sign_in_sessions.py) whose opaque value the cookie carries; signing out ends it on the
 server at once, so a copy of the cookie opens nothing afterwards."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 
 from web.context import SIGN_IN_KEY, current_account, db, now, session_lifetimes
 from web.sign_in_throttle import device_for, password_checked, remember_device
-from workflows import sign_in_sessions
-from workflows.accounts import authenticate
-from workflows.clock import utc_now
-from workflows.errors import Forbidden
+from workflows.people import sign_in_sessions
+from workflows.people.accounts import authenticate
+from workflows.core.clock import utc_now
+from workflows.core.errors import Forbidden
 
 bp = Blueprint("auth", __name__)
 

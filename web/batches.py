@@ -16,15 +16,16 @@ from marshmallow import fields
 from web.context import login_required, now, school_uow
 from web.forms import _Form, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
-from workflows import batch_files, batches, calendar, roster
-from workflows.accounts import person_ids
-from workflows.clock import academic_year_of, semester_of, taipei_date
-from workflows.errors import (Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound,
+from workflows.central import batch_files, batches, roster
+from workflows.school import calendar
+from workflows.people.accounts import person_ids
+from workflows.core.clock import academic_year_of, semester_of, taipei_date
+from workflows.core.errors import (Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound,
                               RuleViolation)
-from workflows.precheck import precheck_courses
-from workflows.receipt_import import ReceiptImportRejected, import_receipts
-from workflows.roles import DIVISION_LABELS
-from workflows.rules import REASON_MAX, text_field
+from workflows.central.precheck import precheck_courses
+from workflows.central.receipt_import import ReceiptImportRejected, import_receipts
+from workflows.core.roles import DIVISION_LABELS
+from workflows.items.rules import REASON_MAX, text_field
 
 bp = Blueprint("batches", __name__, url_prefix="/staff/batches")
 

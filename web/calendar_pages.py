@@ -1,6 +1,6 @@
 """The public calendar 作業期程: a page the school links from its website, and one iCal feed per
 audience (students, teachers, staff) so the deadlines appear in their own calendars. No sign-in.
-Thin: what each window means and the feed itself are workflows/calendar_feed.py's.
+Thin: what each window means and the feed itself are workflows/school/calendar_feed.py's.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from flask import Blueprint, Response, render_template, request, url_for
 from persistence.tables import Window
 from web.context import db, now
 from web.params import YEAR_MAX, YEAR_MIN, integer
-from workflows.calendar_feed import (AUDIENCES, WINDOW_AUDIENCES, Meaning, ical, period_text, public_windows,
+from workflows.school.calendar_feed import (AUDIENCES, WINDOW_AUDIENCES, Meaning, ical, period_text, public_windows,
                                      rule_text)
-from workflows.clock import academic_year_of, format_deadline, format_taipei, taipei_date
-from workflows.errors import NotFound
-from workflows.policy import Policy
+from workflows.core.clock import academic_year_of, format_deadline, format_taipei, taipei_date
+from workflows.core.errors import NotFound
+from workflows.core.policy import Policy
 
 bp = Blueprint("calendar_pages", __name__, url_prefix="/calendar")
 

@@ -12,13 +12,13 @@ from flask import session as session_cookie  # `session` is also the database se
 from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import Account
-from workflows import sign_in_sessions
-from workflows.accounts import account_still_open, actor_of
-from workflows.clock import utc_now
-from workflows.actors import Actor
-from workflows.errors import Forbidden
-from workflows.sign_in_sessions import Lifetimes
-from workflows.unit_of_work import UnitOfWork
+from workflows.people import sign_in_sessions
+from workflows.people.accounts import account_still_open, actor_of
+from workflows.core.clock import utc_now
+from workflows.core.actors import Actor
+from workflows.core.errors import Forbidden
+from workflows.people.sign_in_sessions import Lifetimes
+from workflows.core.unit_of_work import UnitOfWork
 
 
 def db() -> Database:
@@ -35,7 +35,7 @@ SIGN_IN_KEY = "sid"
 
 
 def session_lifetimes(kind: str) -> Lifetimes:
-    """Sessions live by the wall clock (workflows.clock.utc_now), not by `now()`: a test that sets
+    """Sessions live by the wall clock (workflows.core.clock.utc_now), not by `now()`: a test that sets
     the app's NOW to a deadline moves the school's calendar, not the age of its sign-ins. Built
     once from the settings by create_app."""
     return current_app.extensions["portfolio.lifetimes"][kind]
@@ -96,6 +96,6 @@ def login_required(*kinds: str):
 
 def now():
     """The current time for a request: app.config["NOW"] when a test fixes it, else the clock."""
-    from workflows.clock import utc_now
+    from workflows.core.clock import utc_now
 
     return current_app.config.get("NOW") or utc_now()

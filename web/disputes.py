@@ -4,15 +4,15 @@ student or by marking it corrected for resubmission, with a reason the student r
 receipt (basic data and cadre records, course records) has no items: its dispute is settled as a
 whole (/receipts/<id>/resolve).
 
-Thin: the queue and the rules are workflows/disputes.py's."""
+Thin: the queue and the rules are workflows/central/disputes.py's."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
-from workflows import disputes
-from workflows.errors import Conflict, InvalidInput, InvalidTransition, RuleViolation
-from workflows.rules import REASON_MAX
+from workflows.central import disputes
+from workflows.core.errors import Conflict, InvalidInput, InvalidTransition, RuleViolation
+from workflows.items.rules import REASON_MAX
 
 bp = Blueprint("disputes", __name__, url_prefix="/staff/disputes")
 

@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 
 from persistence.files import StorageError
 from web.upload_limits import current_upload_limit
-from workflows.filetypes import SLOT_LABELS, format_size
-from workflows.errors import DomainError
+from workflows.school.filetypes import SLOT_LABELS, format_size
+from workflows.core.errors import DomainError
 
 _HTTP_MESSAGES = {
     400: ("bad_request", "要求的格式不正確。"),

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort
 
 from web.context import files, login_required, school_uow
-from workflows.access import require_item
+from workflows.people.access import require_item
 
 bp = Blueprint("files", __name__, url_prefix="/items")
 

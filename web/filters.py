@@ -7,8 +7,8 @@ from flask import Flask
 
 from states import MACHINES, event_label, state_label
 from web.context import current_account
-from workflows.clock import format_deadline, format_taipei, utc_now, year_label
-from workflows.roles import ROLE_LABELS, Role
+from workflows.core.clock import format_deadline, format_taipei, utc_now, year_label
+from workflows.core.roles import ROLE_LABELS, Role
 
 
 def taipei(moment: datetime | None) -> str:

@@ -10,8 +10,8 @@ from werkzeug.datastructures import FileStorage
 
 from web.params import YEAR_MAX, YEAR_MIN, Int
 
-from workflows.errors import InvalidInput
-from workflows.uploads import Upload
+from workflows.core.errors import InvalidInput
+from workflows.items.uploads import Upload
 
 
 class _Form(Schema):

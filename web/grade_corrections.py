@@ -3,7 +3,7 @@ others I may read, the request form (students by 學號; a blank old grade is ta
 grade), a request's page with the signature and send-back buttons the machine and the signer table
 allow, and the printable 學生學業成績更正申請表.
 
-Thin: who may sign what is workflows/grade_corrections.py's."""
+Thin: who may sign what is workflows/records/grade_corrections.py's."""
 from __future__ import annotations
 
 import re
@@ -12,10 +12,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
 from web.params import integer
-from workflows import grade_corrections as gc
-from workflows.clock import academic_year_of, taipei_date
-from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
-from workflows.rules import REASON_MAX
+from workflows.records import grade_corrections as gc
+from workflows.core.clock import academic_year_of, taipei_date
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.items.rules import REASON_MAX
 
 bp = Blueprint("grade_corrections", __name__, url_prefix="/staff/grade-corrections")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from web.context import login_required, school_uow
-from workflows.portfolio_view import guardian_children
+from workflows.central.portfolio_view import guardian_children
 
 bp = Blueprint("guardian", __name__, url_prefix="/guardian")
 

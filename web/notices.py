@@ -1,9 +1,9 @@
-"""Paper notices as printable HTML: one A4 page per student (workflows/notices.py gathers them)."""
+"""Paper notices as printable HTML: one A4 page per student (workflows/deadlines/notices.py gathers them)."""
 from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from workflows.notices import NoticeBatch
+from workflows.deadlines.notices import NoticeBatch
 
 _templates = Environment(loader=PackageLoader("web", "templates"),
                          autoescape=select_autoescape(["html"]))

@@ -17,8 +17,8 @@ from typing import Iterable
 from marshmallow import ValidationError as FieldError, fields, validate
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from workflows.errors import InvalidInput
-from workflows.numbers import DIGITS_MAX, INT_MAX, integer_text, whole
+from workflows.core.errors import InvalidInput
+from workflows.core.numbers import DIGITS_MAX, INT_MAX, integer_text, whole
 
 # Ids and versions are PostgreSQL `integer` columns: a larger number can name no row.
 ID_MAX = INT_MAX

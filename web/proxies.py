@@ -7,10 +7,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from persistence.tables import UNAVAILABILITY_REASONS
 from web.context import login_required, now, school_uow
 from web.params import ident
-from workflows import proxies
-from workflows.clock import roc_date
-from workflows.errors import InvalidInput
-from workflows.roles import ROLE_LABELS, Role
+from workflows.people import proxies
+from workflows.core.clock import roc_date
+from workflows.core.errors import InvalidInput
+from workflows.core.roles import ROLE_LABELS, Role
 
 bp = Blueprint("proxies", __name__, url_prefix="/staff/proxies")
 

@@ -27,7 +27,7 @@ an unknown username is throttled like a real one and the answer tells nothing ab
 A locked attempt is refused with 429 and Retry-After BEFORE the password is checked, so a locked
 account cannot be guessed, not even with the right password. The same throttle guards the sign-in
 page, the API's token endpoint and the current-password check of 變更密碼. Stale rows are removed by
-the periodic sweep (workflows/deadlines.py).
+the periodic sweep (workflows/deadlines/run.py).
 
 Why not Flask-Limiter (which the project used before): its limits are fixed windows of a fixed
 size, so a growing back-off would still need its own counting, and its storage is in memory (per

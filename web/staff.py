@@ -2,7 +2,7 @@
 with seed 002's bands; waiting times; receipt confirmation by day; longest queues; students who
 have not selected or confirmed; a student's timeline; the state diagrams.
 
-Thin: the figures come from workflows/status.py (which also decides who may see what); this
+Thin: the figures come from workflows/items/status.py (which also decides who may see what); this
 module picks the period from the query string and turns figures into charts."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from web import charts
 from web.context import login_required, now, school_uow
 from web.diagram import machine_svg
 from web.params import YEAR_MAX, YEAR_MIN, integer
-from workflows.clock import roc_date, semester_of, taipei_date
-from workflows.policy import KIND_LABELS
-from workflows.status import (BANDS, SEMESTER_LABELS, Period, StatusReport, period_of,
+from workflows.core.clock import roc_date, semester_of, taipei_date
+from workflows.core.policy import KIND_LABELS
+from workflows.items.status import (BANDS, SEMESTER_LABELS, Period, StatusReport, period_of,
                               status_report, student_timeline)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")

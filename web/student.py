@@ -19,11 +19,11 @@ from web.context import current_account, login_required, now, school_uow
 from web.forms import (DisputeForm, EditForm, OutcomeUploadForm, PerformanceUploadForm,
                        VersionForm, parse, upload_of)
 from web.files import _chunks
-from workflows import certification, self_download, selection, uploads
-from workflows import receipts as receipt_cases
-from workflows.access import require_student
-from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation, StorageFailed
-from workflows.portfolio_view import (require_student_item, require_student_receipt,
+from workflows.items import certification, self_download, selection, uploads
+from workflows.central import receipts as receipt_cases
+from workflows.people.access import require_student
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation, StorageFailed
+from workflows.central.portfolio_view import (require_student_item, require_student_receipt,
                                       student_item, student_portfolio, student_receipts,
                                       upload_limits)
 

@@ -1,8 +1,8 @@
 """Teacher pages 教師頁面: the certification queue (own courses and proxied ones), preview,
 certify, reject with a reason, bulk certify with confirmation and undo.
 
-Thin: each view parses the request, calls workflows/queues.py (what to list) or
-workflows/certification.py and workflows/bulk.py (what to change), and renders. Every form
+Thin: each view parses the request, calls workflows/items/queues.py (what to list) or
+workflows/items/certification.py and workflows/items/bulk.py (what to change), and renders. Every form
 carries the version the page showed, so a stale page is refused instead of overwriting."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from web.context import login_required, now, school_uow
 from web.params import ident, integer, integers
-from workflows import bulk, certification
-from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound
-from workflows.queues import QUEUE_STATES, SORTS, certification_queue, queue_item, queue_rows
+from workflows.items import bulk, certification
+from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflows.items.queues import QUEUE_STATES, SORTS, certification_queue, queue_item, queue_rows
 
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 

@@ -6,7 +6,7 @@ request: so such a request may be as large as the slots of the school's policy t
 the form around them. Policies are per school, so the limit is the signed-in account's school's,
 worked out when the body is first read (before that, nothing is known of the body but its
 announced length, which werkzeug refuses with 413 before reading it). Every other request keeps
-the small MAX_CONTENT_LENGTH. Each slot is still refused at its own limit by workflows/uploads.py
+the small MAX_CONTENT_LENGTH. Each slot is still refused at its own limit by workflows/items/uploads.py
 while its file streams into the store (422 naming the slot and its limit).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import flask
 
 from persistence.tables import School
-from workflows.policy import school_policy
+from workflows.core.policy import school_policy
 
 # Everything of an upload's request that is not its files: the multipart framing and part
 # headers (file names), the CSRF token, the title (≤ 80 characters), the description (≤ 100),

@@ -13,9 +13,9 @@ from marshmallow import fields
 from web.context import login_required, now, school_uow
 from web.forms import _Form, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
-from workflows import self_check, trainings
-from workflows.clock import academic_year_of, roc_date, taipei_date
-from workflows.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from workflows.school import self_check, trainings
+from workflows.core.clock import academic_year_of, roc_date, taipei_date
+from workflows.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 
 bp = Blueprint("working_group", __name__, url_prefix="/staff/working-group")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.e2e.test_cli import portfolio
 from tests.world import IN_UPLOAD, World
-from workflows import certification
+from workflows.items import certification
 
 
 def base(tmp_path, cli_db):

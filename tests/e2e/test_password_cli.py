@@ -10,7 +10,7 @@ from sqlalchemy import select
 from persistence.tables import AuditEntry
 from tests.e2e.test_cli import portfolio
 from web.app import create_app
-from workflows.accounts import PASSWORD_MIN
+from workflows.people.accounts import PASSWORD_MIN
 
 FIRST = "the first long password"
 SECOND = "the second long password"

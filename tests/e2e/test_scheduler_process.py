@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from persistence.tables import AuditEntry, Item, Receipt, Window, scheduler_jobs
 from tests.e2e.test_cli import PORTFOLIO
 from tests.world import World
-from workflows.clock import utc_now
+from workflows.core.clock import utc_now
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from persistence.tables import Account, AuditEntry
 from tests.e2e.test_cli import PORTFOLIO, portfolio
 from tests.world import national_id
-from workflows import accounts
+from workflows.people import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 

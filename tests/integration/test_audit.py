@@ -13,12 +13,13 @@ from persistence.audit_guard import UnauditedStateChange
 from persistence.tables import AuditEntry, Item, Receipt
 from tests import samples
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import certification, receipts, selection
-from workflows.actors import Actor
-from workflows.errors import CorruptState, Forbidden
-from workflows.policy import load_policy
-from workflows.transitions import allowed_events, machine_for, record
-from workflows.uploads import Upload, edit_item, upload_course_outcome, upload_performance
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.core.actors import Actor
+from workflows.core.errors import CorruptState, Forbidden
+from workflows.core.policy import load_policy
+from workflows.core.transitions import allowed_events, machine_for, record
+from workflows.items.uploads import Upload, edit_item, upload_course_outcome, upload_performance
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_a_direct_state_change_is_refused_at_flush_and_nothing_is_stored(world):
 def test_one_audit_row_covers_one_state_change_only(world):
     item_id = world.upload()
     student, before = world.student(), audit_count(world)
-    from workflows.transitions import fire
+    from workflows.core.transitions import fire
 
     with world.uow() as uow:
         item = uow.get(Item, item_id)
@@ -297,7 +298,8 @@ def test_a_state_no_machine_knows_is_refused(world):
 
 def test_a_batch_cannot_change_state_without_an_audit_row(db, files):
     from persistence.tables import SubmissionBatch
-    from workflows import batches, certification, selection
+    from workflows.central import batches
+    from workflows.items import certification, selection
 
     world = World(db, files)
     item_id = world.upload(0)

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from persistence.backup import BackupError, encode_rows, restore_backup, verify_backup, write_backup
 from persistence.db import Database, make_engine
 from persistence.files import LocalFileStore
-from workflows.actors import platform_admin
-from workflows.schools import create_school
+from workflows.core.actors import platform_admin
+from workflows.school.schools import create_school
 
 from tests import samples
 from tests.conftest import PG_URL
@@ -210,8 +210,8 @@ def test_a_restore_brings_back_no_sign_in_session(db, files, world, tmp_path):
     sign_in_sessions is left out of every backup, and everyone signs in again."""
     from datetime import timedelta
 
-    from workflows import accounts, sign_in_sessions
-    from workflows.clock import utc_now
+    from workflows.people import accounts, sign_in_sessions
+    from workflows.core.clock import utc_now
 
     with world.uow() as uow:
         account = accounts.create_account(uow, platform_admin(), username="stu0.backup", password="a long password",

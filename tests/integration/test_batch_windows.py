@@ -17,10 +17,13 @@ from persistence.tables import AuditEntry, Item, Receipt, Staff, StaffRole, Subm
 from tests.integration.test_receipt_import import csv_file, good_rows
 from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD, RECEIPT_LAST_DAY, YEAR, World
 from web.app import create_app
-from workflows import batches, calendar, certification, deadlines, selection
-from workflows.clock import end_of_day, start_of_day
-from workflows.errors import Forbidden, RuleViolation
-from workflows.receipt_import import import_receipts
+from workflows.central import batches
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.deadlines import run as deadlines
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.core.errors import Forbidden, RuleViolation
+from workflows.central.receipt_import import import_receipts
 
 FIRST_DAY, LAST_DAY = date(2026, 9, 21), date(2026, 10, 6)  # 16 days, before the year's window ends
 BATCH_END = end_of_day(LAST_DAY)

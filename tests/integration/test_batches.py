@@ -16,9 +16,11 @@ from persistence.tables import (AuditEntry, BatchEntry, CadreRecord, Consultatio
                                 ExplorationRecord, GradeRecord, Item, Student, SubmissionBatch)
 from tests import samples
 from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import batches, certification, selection, transitions
-from workflows.errors import Forbidden, InvalidInput, InvalidTransition, RuleViolation
-from workflows.precheck import precheck_courses
+from workflows.central import batches
+from workflows.items import certification, selection
+from workflows.core import transitions
+from workflows.core.errors import Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.central.precheck import precheck_courses
 
 LATER = AFTER_SELECTION + timedelta(days=1)
 

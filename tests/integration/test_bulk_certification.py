@@ -1,4 +1,4 @@
-"""Bulk certification 批次認證 and its undo 復原 (workflows/bulk.py), on SQLite and PostgreSQL:
+"""Bulk certification 批次認證 and its undo 復原 (workflows/items/bulk.py), on SQLite and PostgreSQL:
 the same rules as certifying one item, all or nothing, audited one row per item."""
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from sqlalchemy import select, update
 from persistence.tables import AuditEntry, Course, Item, Staff
 from tests.integration.test_routing import staff_with
 from tests.world import AFTER_CERTIFICATION, IN_TAIL, IN_UPLOAD, YEAR, World
-from workflows import calendar, certification, selection
-from workflows.bulk import BULK_MAX, bulk_certify, undo_certification
-from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.items.bulk import BULK_MAX, bulk_certify, undo_certification
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
 
 
 @pytest.fixture

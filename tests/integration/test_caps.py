@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 
 from persistence.tables import Item
 from tests.world import IN_SELECTION, IN_UPLOAD, World
-from workflows import certification, selection
-from workflows.actors import platform_admin
-from workflows.errors import RuleViolation
-from workflows.policy import NATIONAL, PolicyError, load_policy
-from workflows.rules import SELECTED_STATES
-from workflows.schools import create_school
-from workflows.uploads import delete_item
+from workflows.items import certification, selection
+from workflows.core.actors import platform_admin
+from workflows.core.errors import RuleViolation
+from workflows.core.policy import NATIONAL, PolicyError, load_policy
+from workflows.items.rules import SELECTED_STATES
+from workflows.school.schools import create_school
+from workflows.items.uploads import delete_item
 
 PRESETS = ["xinzhuang", "nanning", "template"]
 # 114 學年度第 2 學期: uploads 2026-03-01 .. 2026-07-14 (World defines the windows).

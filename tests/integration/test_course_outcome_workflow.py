@@ -8,9 +8,10 @@ from persistence.tables import AuditEntry, Item, Receipt
 from tests import samples
 from tests.world import (AFTER_CERTIFICATION, AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_TAIL,
                          IN_UPLOAD, YEAR, World)
-from workflows import certification, receipts, selection
-from workflows.errors import Forbidden, InvalidInput, InvalidTransition, RuleViolation
-from workflows.uploads import Upload, delete_item, edit_item
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.core.errors import Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.items.uploads import Upload, delete_item, edit_item
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ def test_selection_respects_its_window(world):
 
 
 def test_the_stale_page_guard_refuses_an_outdated_version(world):
-    from workflows.errors import Conflict
+    from workflows.core.errors import Conflict
 
     item_id = world.upload()
     seen = item(world, item_id).version
@@ -250,7 +251,7 @@ def test_a_file_over_the_policy_limit_is_refused_before_it_is_stored(world):
 
 
 def test_a_performance_takes_a_link_and_refuses_a_bad_one(world):
-    from workflows.uploads import upload_performance
+    from workflows.items.uploads import upload_performance
 
     student = world.student()
     with world.uow() as uow:

@@ -16,10 +16,13 @@ from sqlalchemy import event, func, select, text
 from persistence.tables import AuditEntry, DeadlineRun, Item, OutboxMessage, Receipt, Student
 from tests.world import (IN_SELECTION, IN_TAIL, IN_UPLOAD, RECEIPT_LAST_DAY,
                          UPLOAD_LAST_DAY, YEAR, World)
-from workflows import calendar, certification, deadlines, receipts, selection
-from workflows.clock import add_working_days, end_of_day, start_of_day
-from workflows.errors import InvalidTransition, RuleViolation
-from workflows.policy import load_policy
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.deadlines import run as deadlines
+from workflows.central import receipts
+from workflows.core.clock import add_working_days, end_of_day, start_of_day
+from workflows.core.errors import InvalidTransition, RuleViolation
+from workflows.core.policy import load_policy
 
 EDGES = {"before": -timedelta(microseconds=1), "at": timedelta(0), "after": timedelta(seconds=1)}
 UPLOAD_CLOSE = end_of_day(UPLOAD_LAST_DAY)

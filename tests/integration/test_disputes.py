@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from persistence.tables import AuditEntry, Item
 from tests.world import IN_RECEIPT, World
-from workflows import disputes, receipts
-from workflows.errors import Forbidden, InvalidInput, InvalidTransition
-from workflows.policy import load_policy
-from workflows.portfolio_view import student_receipts
+from workflows.central import disputes, receipts
+from workflows.core.errors import Forbidden, InvalidInput, InvalidTransition
+from workflows.core.policy import load_policy
+from workflows.central.portfolio_view import student_receipts
 
 
 def add_staff(world: World, no: str, name: str, roles: list[str]):

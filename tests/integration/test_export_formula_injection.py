@@ -25,11 +25,12 @@ from tests import samples
 from tests.integration.web.conftest import app, client, sign_in  # noqa: F401
 from tests.unit.test_formula_injection import PAYLOADS, xml_read
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import batches, certification, selection
+from workflows.central import batches
+from workflows.items import certification, selection
 from workflows.records import cadre, consultation, exploration, grades
-from workflows.self_download import portfolio_zip
-from workflows.transfer import export_transfer_package, import_transfer_package
-from workflows.uploads import Upload, upload_course_outcome
+from workflows.items.self_download import portfolio_zip
+from workflows.central.transfer import export_transfer_package, import_transfer_package
+from workflows.items.uploads import Upload, upload_course_outcome
 
 LATER = AFTER_SELECTION + timedelta(days=1)
 N = len(PAYLOADS)

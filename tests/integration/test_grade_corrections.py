@@ -12,9 +12,11 @@ import pytest
 from persistence.tables import GradeCorrection, GradeRecord
 from tests.records_support import GRADE_HEADER, add_staff, audit_rows, course_code, excel, records, student_no
 from tests.world import IN_UPLOAD, World
-from workflows import calendar, grade_corrections as gc, proxies
-from workflows.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
-from workflows.grade_corrections import LineInput
+from workflows.school import calendar
+from workflows.records import grade_corrections as gc
+from workflows.people import proxies
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.records.grade_corrections import LineInput
 from workflows.records import grades
 from workflows.records.cadre import RowsRejected
 

@@ -1,4 +1,4 @@
-"""CSV imports into the database (workflows/imports.py): files as Excel writes them (UTF-8 BOM,
+"""CSV imports into the database (workflows/school/imports.py): files as Excel writes them (UTF-8 BOM,
 CRLF); a good file adds or updates, a file with any bad row changes nothing."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from tests.world import IN_UPLOAD, YEAR, World, national_id
-from workflows.errors import Forbidden
-from workflows.imports import ImportRejected, import_courses, import_students, import_teachers
+from workflows.core.errors import Forbidden
+from workflows.school.imports import ImportRejected, import_courses, import_students, import_teachers
 
 STUDENT_HEADER = "學號,身分證號,出生日期,姓名,班級,年級"
 TEACHER_HEADER = "教職員編號,姓名,角色,導師班級"

@@ -11,9 +11,9 @@ from sqlalchemy import delete, func, select, update
 from persistence.scoping import CrossSchoolWrite
 from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, Student
 from tests.world import IN_UPLOAD, World, national_id
-from workflows import certification
-from workflows.errors import Forbidden, NotFound
-from workflows.imports import import_students
+from workflows.items import certification
+from workflows.core.errors import Forbidden, NotFound
+from workflows.school.imports import import_students
 
 
 @pytest.fixture

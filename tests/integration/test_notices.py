@@ -11,9 +11,9 @@ from sqlalchemy import select
 from persistence.tables import AuditEntry, Window
 from tests.world import IN_RECEIPT, World
 from web.notices import render_notices
-from workflows import receipts
-from workflows.errors import Forbidden, InvalidInput
-from workflows.notices import paper_notices
+from workflows.central import receipts
+from workflows.core.errors import Forbidden, InvalidInput
+from workflows.deadlines.notices import paper_notices
 
 
 def notices(world, actor=None, window_id=None):

@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from persistence.tables import AuditEntry, Item, StaffRole
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, World
-from workflows import batches, disputes, proxies, receipts, selection
-from workflows.errors import Forbidden
-from workflows.offices import as_office
-from workflows.roles import Role
+from workflows.central import batches, disputes, receipts
+from workflows.people import offices, proxies
+from workflows.items import selection
+from workflows.core.errors import Forbidden
+from workflows.people.offices import as_office
+from workflows.core.roles import Role
 
 LEAVE_STARTS = date(2025, 10, 1)
 
@@ -120,10 +122,10 @@ def test_a_proxy_settles_the_disputes_of_the_absent_office_and_the_audit_says_fo
     with world.uow() as uow:
         item_id = uow.session.scalars(uow.select(Item.id).where(Item.receipt_id == receipt_id)).one()
     proxy = world.staff(people["first"])
-    assert world.run(disputes.categories_for, proxy, now=IN_RECEIPT) == []
+    assert world.run(offices.categories_for, proxy, now=IN_RECEIPT) == []
 
     on_leave(world, people["clerk"])
-    assert set(world.run(disputes.categories_for, proxy, now=IN_RECEIPT)) == {"basic_data", "courses"}
+    assert set(world.run(offices.categories_for, proxy, now=IN_RECEIPT)) == {"basic_data", "courses"}
     with pytest.raises(Forbidden, match="設備組"):  # not his office's category
         world.run(disputes.resolve, proxy, item_id, kind="answered", reason="已查核", now=IN_RECEIPT)
 

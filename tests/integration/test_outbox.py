@@ -15,9 +15,10 @@ from persistence.tables import Item, OutboxMessage, Student
 from scheduler.service import Service
 from tests.mailserver import SENDER
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD, World
-from workflows import certification, outbox
-from workflows.deadlines import run_due
-from workflows.outbox import MAX_ATTEMPTS, STALE_CLAIM, Delivery, Message, deliver
+from workflows.items import certification
+from workflows.deadlines import outbox
+from workflows.deadlines.run import run_due
+from workflows.deadlines.outbox import MAX_ATTEMPTS, STALE_CLAIM, Delivery, Message, deliver
 
 
 # The upload window's reminder moment: students with drafts get a "remind_drafts" message.

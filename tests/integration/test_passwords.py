@@ -1,4 +1,4 @@
-"""Passwords (workflows/passwords.py) on SQLite and PostgreSQL: a person changes their own, the
+"""Passwords (workflows/people/passwords.py) on SQLite and PostgreSQL: a person changes their own, the
 school's platform admin resets someone's to a temporary one, the operator sets one; every rule,
 every refusal changing nothing, and the audit never holding a password or a hash."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from persistence.tables import Account, AuditEntry
 from tests.world import IN_UPLOAD, World
-from workflows import accounts, passwords, sign_in_sessions
-from workflows.actors import Actor, platform_admin
-from workflows.clock import utc_now
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.people import accounts, passwords, sign_in_sessions
+from workflows.core.actors import Actor, platform_admin
+from workflows.core.clock import utc_now
+from workflows.core.errors import Forbidden, InvalidInput, NotFound
 
 OLD = "correct horse battery"
 NEW = "a brand new passphrase"

@@ -10,10 +10,11 @@ from sqlalchemy import select, update
 
 from persistence.tables import AuditEntry, Course, ProxyAssignment, Staff
 from tests.world import IN_TAIL, IN_UPLOAD, World
-from workflows import accounts, certification, proxies
-from workflows.actors import platform_admin
-from workflows.errors import Forbidden, InvalidInput
-from workflows.routing import certifiers
+from workflows.people import accounts, proxies
+from workflows.items import certification
+from workflows.core.actors import platform_admin
+from workflows.core.errors import Forbidden, InvalidInput
+from workflows.people.routing import certifiers
 
 NOV_1 = date(2025, 11, 1)  # IN_UPLOAD, Taipei
 PASSWORD = "correct horse battery"

@@ -12,10 +12,10 @@ from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.concurrency import race
 from tests.world import IN_SELECTION, IN_UPLOAD, World
-from workflows import certification, selection
-from workflows.errors import DomainError, RuleViolation
-from workflows.rules import SELECTED_STATES
-from workflows.uploads import Upload, upload_course_outcome
+from workflows.items import certification, selection
+from workflows.core.errors import DomainError, RuleViolation
+from workflows.items.rules import SELECTED_STATES
+from workflows.items.uploads import Upload, upload_course_outcome
 
 IN_UPLOAD_SEM2 = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
 

@@ -16,11 +16,14 @@ from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Item, Receipt, Student, SubmissionBatch
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, RECEIPT_LAST_DAY, YEAR, World
-from workflows import batches, calendar, certification, deadlines, disputes, receipts, selection, sweeps
-from workflows.clock import end_of_day, start_of_day
-from workflows.errors import Forbidden, InvalidTransition, RuleViolation
-from workflows.policy import load_policy
-from workflows.receipt_import import ReceiptImportRejected, close_finished_batches, import_receipts
+from workflows.central import batches, disputes, receipts
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.deadlines import run as deadlines, sweeps
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.core.errors import Forbidden, InvalidTransition, RuleViolation
+from workflows.core.policy import load_policy
+from workflows.central.receipt_import import ReceiptImportRejected, close_finished_batches, import_receipts
 
 HEADER = ("身分證號", "類別", "項目編號", "檔案雜湊")
 IMPORT_AT = AFTER_SELECTION  # before the receipt window opens: the whole period is left

@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from persistence.tables import Receipt, Window
 from tests.world import AFTER_SELECTION, YEAR, World
-from workflows import calendar, deadlines, receipts
-from workflows.clock import end_of_day, start_of_day
-from workflows.errors import RuleViolation
-from workflows.policy import load_policy
+from workflows.school import calendar
+from workflows.deadlines import run as deadlines
+from workflows.central import receipts
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.core.errors import RuleViolation
+from workflows.core.policy import load_policy
 
 THREE_DAYS = replace(load_policy("template"), name="three-days", receipt_confirmation_days=3)
 
@@ -51,7 +53,7 @@ def test_a_window_shorter_than_the_schools_days_is_refused_when_it_is_set(db, fi
 
 
 def test_the_national_minimum_holds_whatever_the_school_writes():
-    from workflows.policy import PolicyError, check_policy
+    from workflows.core.policy import PolicyError, check_policy
     with pytest.raises(PolicyError) as refused:
         check_policy(replace(THREE_DAYS, receipt_confirmation_days=2))
     assert "receipt.confirmation_days = 2" in str(refused.value)

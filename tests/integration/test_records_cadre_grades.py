@@ -11,9 +11,9 @@ from persistence.tables import CadreRecord, GradeRecord
 from tests.records_support import (CADRE_HEADER, GRADE_HEADER, add_staff, audit_rows, course_code, excel,
                                    records, stored, student_no)
 from tests.world import IN_UPLOAD, World
-from workflows import proxies
-from workflows.actors import Actor
-from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from workflows.people import proxies
+from workflows.core.actors import Actor
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from workflows.records import cadre, grades
 from workflows.records.cadre import RowsRejected
 

@@ -10,11 +10,11 @@ import pytest
 from persistence.tables import AuditEntry, ConsultationRecord, ExplorationRecord
 from tests import samples
 from tests.world import World
-from workflows import proxies
-from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from workflows.people import proxies
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from workflows.records import consultation as cr
 from workflows.records import exploration as ex
-from workflows.uploads import Upload
+from workflows.items.uploads import Upload
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 115/03/02 10:00 Taipei, 114 學年度第 2 學期
 OCT_30 = date(2025, 10, 30)

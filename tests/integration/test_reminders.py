@@ -8,8 +8,11 @@ from sqlalchemy import select, update
 
 from persistence.tables import Course, OutboxMessage, SchoolClass, Staff, StaffRole
 from tests.world import (IN_SELECTION, IN_UPLOAD, RECEIPT_LAST_DAY, UPLOAD_LAST_DAY, YEAR, World)
-from workflows import calendar, certification, receipts, reminders, selection
-from workflows.clock import end_of_day, start_of_day
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.deadlines import reminders
+from workflows.core.clock import end_of_day, start_of_day
 
 DRAFTS_DUE = start_of_day(UPLOAD_LAST_DAY - timedelta(days=7)) + timedelta(hours=8)
 CERTIFICATION_DUE = datetime(2026, 2, 3, 0, 0, tzinfo=timezone.utc)  # 08:00, 3 days before 02-06

@@ -11,9 +11,9 @@ from persistence.tables import (AuditEntry, Enrolment, FileDeletion, Item, Outbo
                                 Student)
 from tests import samples
 from tests.world import IN_UPLOAD, World
-from workflows import retention
-from workflows.clock import end_of_day
-from workflows.uploads import Upload, upload_course_outcome
+from workflows.deadlines import retention
+from workflows.core.clock import end_of_day
+from workflows.items.uploads import Upload, upload_course_outcome
 
 LEFT = date(2027, 7, 31)
 PURGE = end_of_day(date(2029, 7, 31))  # 新莊: kept 2 years after leaving
@@ -101,7 +101,7 @@ def test_queued_messages_to_the_student_go_with_the_student(db, files):
     world = World(db, files)
     world.upload(1)
     with world.uow() as uow:
-        from workflows.reminders import run
+        from workflows.deadlines.reminders import run
         run(uow, datetime(2026, 1, 28, tzinfo=timezone.utc))
     assert count(world, OutboxMessage, OutboxMessage.recipient_id == world.student_ids[1]) == 1
     world.depart(1, LEFT)
@@ -165,8 +165,8 @@ def test_every_row_that_points_at_the_student_goes_with_him_and_his_consultation
 
     from persistence.tables import (Account, BatchEntry, CadreRecord, ConsultationRecord,
                                     ExplorationRecord, GradeRecord, GuardianLink)
-    from workflows import accounts
-    from workflows.actors import platform_admin
+    from workflows.people import accounts
+    from workflows.core.actors import platform_admin
     from workflows.records.consultation import enter_consultation
 
     world = World(db, files)
@@ -196,7 +196,7 @@ def test_every_row_that_points_at_the_student_goes_with_him_and_his_consultation
         s.add(ExplorationRecord(academic_year=114, semester=1, held_on=date(2025, 10, 1),
                                 career_group="information", activity="學群講座", **stamp))
         uow.commit()
-    from workflows import batches
+    from workflows.central import batches
     world.run(batches.create_batch, world.staff(), "semester_basic_cadre", 114, 1, now=IN_UPLOAD)
     sha = __import__("hashlib").sha256(note).hexdigest()
     world.depart(1, LEFT)

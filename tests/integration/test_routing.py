@@ -7,8 +7,8 @@ from sqlalchemy import select, update
 
 from persistence.tables import AuditEntry, Course, Staff, StaffRole
 from tests.world import IN_UPLOAD, World
-from workflows import certification
-from workflows.errors import Forbidden
+from workflows.items import certification
+from workflows.core.errors import Forbidden
 
 
 def absent_teacher(world, route: str) -> None:

@@ -19,9 +19,9 @@ from scheduler import jobs
 from scheduler.leader import PostgresLeadership, leadership_for
 from scheduler.service import WINDOW_JOBS, Service
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD, UPLOAD_LAST_DAY, YEAR, World
-from workflows import calendar
-from workflows.clock import end_of_day, start_of_day
-from workflows.policy import load_policy
+from workflows.school import calendar
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.core.policy import load_policy
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from persistence.tables import AuditEntry, SelfCheckItem, StaffRole
 from tests.world import World
-from workflows import self_check
-from workflows.errors import Conflict, Forbidden, InvalidInput
+from workflows.school import self_check
+from workflows.core.errors import Conflict, Forbidden, InvalidInput
 
 NOW = datetime(2025, 8, 5, 2, 0, tzinfo=timezone.utc)  # 114 學年度, August (Taipei)
 
@@ -164,7 +164,7 @@ def test_school_rows_added_and_edited(world):
 def test_another_schools_item_is_not_found(world, db, files):
     item_id = _prefill(world)[0]
     other = World(db, files, code="013302")
-    from workflows.errors import NotFound
+    from workflows.core.errors import NotFound
     with pytest.raises(NotFound):
         other.run(self_check.tick, other.staff(), item_id, done=True, expected_version=1, now=NOW)
     with world.uow() as uow:

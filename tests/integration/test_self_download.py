@@ -14,9 +14,9 @@ from persistence.tables import Account, AuditEntry
 from tests import samples
 from tests.integration.web.conftest import add_accounts, app, client, sign_in  # noqa: F401
 from tests.world import IN_RECEIPT, World
-from workflows.accounts import actor_of
-from workflows.errors import CorruptState, NotFound
-from workflows.self_download import portfolio_zip
+from workflows.people.accounts import actor_of
+from workflows.core.errors import CorruptState, NotFound
+from workflows.items.self_download import portfolio_zip
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from persistence.tables import (AuditEntry, BatchEntry, CadreRecord, GradeRecord
                                 SubmissionBatch)
 from tests.records_support import add_staff
 from tests.world import AFTER_SELECTION, IN_RECEIPT, RECEIPT_LAST_DAY, YEAR, World
-from workflows import batches, disputes, receipts, sweeps
-from workflows.clock import end_of_day
-from workflows.errors import Conflict, Forbidden
-from workflows.receipt_import import ReceiptImportRejected, close_finished_batches, import_receipts
+from workflows.central import batches, disputes, receipts
+from workflows.deadlines import sweeps
+from workflows.core.clock import end_of_day
+from workflows.core.errors import Conflict, Forbidden
+from workflows.central.receipt_import import ReceiptImportRejected, close_finished_batches, import_receipts
 
 HEADER = ("身分證號", "類別", "項目編號", "檔案雜湊")
 RECEIPT_END = end_of_day(RECEIPT_LAST_DAY)

@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 from persistence.tables import AuditEntry, Item, Receipt
 from tests.world import (AFTER_CERTIFICATION, AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD,
                          UPLOAD_LAST_DAY, YEAR, World)
-from workflows.clock import end_of_day
-from workflows import certification, receipts, selection, sweeps
+from workflows.core.clock import end_of_day
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.deadlines import sweeps
 from datetime import date, datetime, timezone
 
 AFTER_RECEIPTS = datetime(2026, 10, 19, 1, 0, tzinfo=timezone.utc)

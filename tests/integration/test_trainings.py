@@ -8,8 +8,8 @@ import pytest
 
 from persistence.tables import AuditEntry
 from tests.world import World
-from workflows import self_check, trainings
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.school import self_check, trainings
+from workflows.core.errors import Forbidden, InvalidInput, NotFound
 
 NOW = datetime(2025, 10, 1, 2, 0, tzinfo=timezone.utc)
 

@@ -16,8 +16,8 @@ from persistence.db import Database, make_engine
 from persistence.files import LocalFileStore
 from persistence.tables import AuditEntry, Item, Staff, Student
 from tests.world import IN_RECEIPT, World
-from workflows.errors import Forbidden, InvalidInput
-from workflows.transfer import export_transfer_package, import_transfer_package, mark_transferred_out
+from workflows.core.errors import Forbidden, InvalidInput
+from workflows.central.transfer import export_transfer_package, import_transfer_package, mark_transferred_out
 
 
 @pytest.fixture

@@ -24,9 +24,11 @@ from sqlalchemy import select
 from persistence.tables import (AuditEntry, BatchEntry, CadreRecord, Item, Receipt, Student, SubmissionBatch,
                                 Window)
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import (batches, calendar, certification, deadlines, disputes, receipt_import, receipts,
-                       selection)
-from workflows.errors import Forbidden, RuleViolation
+from workflows.central import batches, disputes, receipt_import, receipts
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.deadlines import run as deadlines
+from workflows.core.errors import Forbidden, RuleViolation
 
 STUDENTS = range(5)
 CREATED = AFTER_SELECTION

@@ -32,8 +32,8 @@ from tests.integration.web.conftest import PASSWORD
 from tests.integration.web.conftest import app, client  # noqa: F401
 from tests.integration.web.test_access_matrix import Scene
 from tests.world import IN_UPLOAD
-from workflows import accounts
-from workflows.actors import platform_admin
+from workflows.people import accounts
+from workflows.core.actors import platform_admin
 
 ARTIFACTS = Path("test-artifacts/reliability")
 # One account per role of school 013301 (tests/integration/web/conftest.add_accounts).

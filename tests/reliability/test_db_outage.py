@@ -44,11 +44,12 @@ from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, Staff
 from tests.conftest import PG_URL, _truncate_all
 from tests.reliability.tcp_proxy import TcpProxy
 from tests.world import national_id
-from workflows import accounts, calendar
-from workflows.actors import platform_admin
-from workflows.clock import semester_of, taipei_date, utc_now
-from workflows.schools import create_school
-from workflows.unit_of_work import UnitOfWork
+from workflows.people import accounts
+from workflows.school import calendar
+from workflows.core.actors import platform_admin
+from workflows.core.clock import semester_of, taipei_date, utc_now
+from workflows.school.schools import create_school
+from workflows.core.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = ROOT / "test-artifacts" / "reliability" / "db_outage.json"

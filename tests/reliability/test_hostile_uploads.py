@@ -115,8 +115,8 @@ def test_names_http_cannot_carry_are_refused_by_the_workflow(world, name, words)
     """Over HTTP a quoted multipart file name loses its backslashes (RFC 7230 quoting) and a
     newline ends the part's header (the part then is no file: refused as an unknown field or a
     missing file). A caller of the workflow with such a name is refused too."""
-    from workflows.errors import RuleViolation
-    from workflows.uploads import Upload, upload_course_outcome
+    from workflows.core.errors import RuleViolation
+    from workflows.items.uploads import Upload, upload_course_outcome
     before = _stored(world)
     actor = world.student(0)
     with world.uow() as uow, pytest.raises(RuleViolation) as refused:

@@ -26,11 +26,12 @@ from persistence.tables import AuditEntry, Course, Item, Staff
 from tests.artifacts import update_json
 from tests.concurrency import race
 from tests.world import IN_SELECTION, IN_UPLOAD, World
-from workflows import certification, proxies, selection
-from workflows.bulk import bulk_certify
-from workflows.errors import DomainError, InvalidTransition, RuleViolation
-from workflows.rules import SELECTED_STATES
-from workflows.unit_of_work import UnitOfWork
+from workflows.items import certification, selection
+from workflows.people import proxies
+from workflows.items.bulk import bulk_certify
+from workflows.core.errors import DomainError, InvalidTransition, RuleViolation
+from workflows.items.rules import SELECTED_STATES
+from workflows.core.unit_of_work import UnitOfWork
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability" / "races.json"
 IN_UPLOAD_SEM2 = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
@@ -195,7 +196,7 @@ def test_twenty_concurrent_certify_or_reject_on_one_item_exactly_one_wins(db, fi
 # -- a teacher's and a proxy's bulk certification of the same items ---------------------------
 
 # 李老師's leave starts on 2025-11-02 (Taipei). His last request of 11-01 and his duty proxy's first
-# of 11-02 are both allowed (workflows/routing.py decides by the Taipei day of the request).
+# of 11-02 are both allowed (workflows/people/routing.py decides by the Taipei day of the request).
 LEAVE_STARTS = date(2025, 11, 2)
 LAST_SECOND_BEFORE = datetime(2025, 11, 1, 15, 59, 59, tzinfo=timezone.utc)  # 23:59:59 Taipei
 FIRST_SECOND_OF = datetime(2025, 11, 1, 16, 0, 1, tzinfo=timezone.utc)  # 00:00:01 Taipei

@@ -39,7 +39,7 @@ from tests.integration.web.conftest import PASSWORD
 from tests.integration.web.test_access_matrix import Scene
 from tests.world import IN_UPLOAD, YEAR
 from web.app import create_app
-from workflows import batches
+from workflows.central import batches
 
 ROLES = {"staff office": "staff", "homeroom teacher": "teacher", "subject teacher": "teacher2",
          "student": "stu0", "guardian": "parent", "anonymous": None}

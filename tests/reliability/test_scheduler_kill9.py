@@ -29,8 +29,8 @@ from tests.artifacts import update_json
 from tests.e2e.conftest import cli_db  # noqa: F401 - the fixture, for `schedulers`
 from tests.e2e.test_scheduler_process import eventually, move_window, schedulers, sleep_until  # noqa: F401
 from tests.world import YEAR, World
-from workflows import certification
-from workflows.clock import utc_now
+from workflows.items import certification
+from workflows.core.clock import utc_now
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability" / "scheduler_kill9.json"
 # Under pytest-xdist: on one worker with tests/e2e/test_scheduler_process.py, one after another.

@@ -190,7 +190,7 @@ def test_no_page_or_api_answer_shows_a_whole_id_number_to_teachers_students_or_g
     offices (ID_NUMBER_ROLES) are the ones who need it whole."""
     from persistence.tables import Student
     from tests.world import IN_UPLOAD
-    from workflows import certification
+    from workflows.items import certification
 
     app.config["NOW"] = IN_UPLOAD
     item = world.upload(0, course_id=world.course_id, title="身分證遮罩檢查")

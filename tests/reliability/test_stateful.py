@@ -40,10 +40,12 @@ from tests import samples
 from tests.artifacts import update_json
 from tests.world import AFTER_CERTIFICATION, AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_TAIL, \
     IN_UPLOAD, YEAR, World
-from workflows import bulk, certification, deadlines, receipts, selection
-from workflows.errors import DomainError
-from workflows.rules import SELECTED_STATES, UPLOADED_STATES
-from workflows.uploads import Upload, delete_item, edit_item, upload_course_outcome, upload_performance
+from workflows.items import bulk, certification, selection
+from workflows.deadlines import run as deadlines
+from workflows.central import receipts
+from workflows.core.errors import DomainError
+from workflows.items.rules import SELECTED_STATES, UPLOADED_STATES
+from workflows.items.uploads import Upload, delete_item, edit_item, upload_course_outcome, upload_performance
 
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability" / "stateful.json"
 

@@ -41,11 +41,12 @@ from persistence.tables import AuditEntry, Item, Staff, StaffRole, Student
 from tests import samples
 from tests.conftest import PG_URL, _truncate_all
 from tests.world import national_id
-from workflows import accounts, calendar
-from workflows.actors import platform_admin
-from workflows.clock import taipei_date, utc_now
-from workflows.schools import create_school
-from workflows.unit_of_work import UnitOfWork
+from workflows.people import accounts
+from workflows.school import calendar
+from workflows.core.actors import platform_admin
+from workflows.core.clock import taipei_date, utc_now
+from workflows.school.schools import create_school
+from workflows.core.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "reliability"

@@ -1,4 +1,4 @@
-"""workflows.clock: ROC academic years, Taipei days whatever the process TZ, working days."""
+"""workflows.core.clock: ROC academic years, Taipei days whatever the process TZ, working days."""
 from __future__ import annotations
 
 import time
@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from workflows import clock
-from workflows.clock import (
+from workflows.core import clock
+from workflows.core.clock import (
     TAIPEI, academic_year_bounds, academic_year_of, add_working_days, as_utc, end_of_day,
     format_deadline, format_taipei, is_working_day, roc_date, semester_bounds, semester_of,
     start_of_day, taipei_date, to_taipei, year_label,

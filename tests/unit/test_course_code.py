@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.course_code import (COURSE_TYPE_LABELS, CourseCode, CourseCodeError,
+from workflows.school.course_code import (COURSE_TYPE_LABELS, CourseCode, CourseCodeError,
                                    parse_course_code)
 
 # 111 學年度入學, school 013301, 普通型 (H), group 10, department 101, class group 0,

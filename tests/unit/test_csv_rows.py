@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from freezegun import freeze_time
 
-from workflows.csv_rows import (CertificationRoute, CourseRow, Parsed, RowError, StudentRow,
+from workflows.school.csv_rows import (CertificationRoute, CourseRow, Parsed, RowError, StudentRow,
                                 TeacherRow, parse_courses, parse_students, parse_teachers)
-from workflows.roles import Division, EnrolmentStatus, Role
+from workflows.core.roles import Division, EnrolmentStatus, Role
 
 NOT_UTF8 = "CSV UTF-8（逗號分隔）"
 

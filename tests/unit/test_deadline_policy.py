@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from tests.unit.test_policy import BASE, only_message, parse
-from workflows import reminders
-from workflows.clock import end_of_day, start_of_day
-from workflows.policy import REMINDER_DEFAULT_DAYS, load_policy, parse_policy, policy_to_toml
+from workflows.deadlines import reminders
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.core.policy import REMINDER_DEFAULT_DAYS, load_policy, parse_policy, policy_to_toml
 
 XINZHUANG = load_policy("xinzhuang")
 UTC = timezone.utc

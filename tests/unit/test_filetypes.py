@@ -8,11 +8,11 @@ from io import BytesIO
 
 import pytest
 
-from workflows.filetypes import (
+from workflows.school.filetypes import (
     FileRejected, KINDS, check_file, describe_content, detect_kind, format_size,
     safe_display_name,
 )
-from workflows.policy import MB, FileRule
+from workflows.core.policy import MB, FileRule
 
 DOCUMENT = FileRule(kinds=("pdf", "jpg", "png"), max_bytes=4 * MB)
 MEDIA = FileRule(kinds=("mp3", "mp4"), max_bytes=10 * MB)

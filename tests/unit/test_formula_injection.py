@@ -1,4 +1,4 @@
-"""The rule every spreadsheet and CSV writer follows (workflows/spreadsheet_text.py): a value a
+"""The rule every spreadsheet and CSV writer follows (workflows/core/spreadsheet_text.py): a value a
 person typed is text, never a formula — in a workbook reopened with openpyxl (and in its XML),
 and in a CSV file reopened with the csv module — while numbers and dates stay what they are."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from workflows.spreadsheet_text import (append_text_row, csv_bytes, csv_text,
+from workflows.core.spreadsheet_text import (append_text_row, csv_bytes, csv_text,
                                         text_cell)
 
 # The finding's payloads (issue 15): a link that leaks columns A and B, DDE, and OWASP's triggers.

@@ -1,4 +1,4 @@
-"""Whole numbers people type (workflows/numbers.py, issue 15): ASCII digits only, no longer than a
+"""Whole numbers people type (workflows/core/numbers.py, issue 15): ASCII digits only, no longer than a
 database integer, refused in words everywhere a workflow reads one from a form or a file — never a
 ValueError from int() ('²' passes isdigit(), 10,000 digits pass it too) or a number that overflows
 SQLite ('١' was read as 1)."""
@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from workflows import self_check, trainings
-from workflows.csv_rows import _academic_year
-from workflows.errors import DomainError, InvalidInput
-from workflows.grade_corrections import _whole
-from workflows.numbers import integer_text, whole
-from workflows.receipt_import import parse_receipt_file
+from workflows.school import self_check, trainings
+from workflows.school.csv_rows import _academic_year
+from workflows.core.errors import DomainError, InvalidInput
+from workflows.records.grade_corrections import _whole
+from workflows.core.numbers import integer_text, whole
+from workflows.central.receipt_import import parse_receipt_file
 from workflows.records.cadre import whole_number
 
 HOSTILE = ("\u00b2", "\u0661", "1" * 10_000, "9" * 30, "\x00", "\u202e", "\U0001f600", "1.5", "0x10")
@@ -58,7 +58,7 @@ def test_a_receipt_file_item_number_that_is_no_id_is_a_row_error(value):
 
 
 def test_a_status_period_is_written_in_ascii_digits():
-    from workflows.status import Period, period_of
+    from workflows.items.status import Period, period_of
 
     assert period_of("114", "1") == Period(114, 1) and period_of(114) == Period(114, 0)
     for year, semester in (("١١٤", 1), ("114", "١"), ("²", 0), ("9" * 10_000, 0), ("301", 0)):

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflows.personal_data import (NationalIdError, RedactNationalIds, can_see_national_id,
+from workflows.people.personal_data import (NationalIdError, RedactNationalIds, can_see_national_id,
                                      check_digit, mask_national_id, redact_national_ids,
                                      show_national_id, validate_national_id)
-from workflows.roles import ID_NUMBER_ROLES, Role
+from workflows.core.roles import ID_NUMBER_ROLES, Role
 
 # The checksum, written out again independently of the module under test.
 CODES = dict(zip("ABCDEFGHJKLMNPQRSTUV", range(10, 30))) | {

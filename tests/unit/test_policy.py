@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from web.cli.policy import policy as policy_cli
-from workflows.policy import (MB, PRESETS_DIR, FileRule, PolicyError, PolicyFileError,
+from workflows.core.policy import (MB, PRESETS_DIR, FileRule, PolicyError, PolicyFileError,
                               describe, load_policy, parse_policy, policy_to_toml, preset_names,
                               validate_policy)
 

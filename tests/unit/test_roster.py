@@ -4,9 +4,9 @@ from datetime import date
 import pytest
 
 from persistence.tables import BATCH_KINDS, CADRE_LEVELS, GRADE_RECORD_KINDS
-from workflows import roster
-from workflows.errors import InvalidInput
-from workflows.precheck import check_course
+from workflows.central import roster
+from workflows.core.errors import InvalidInput
+from workflows.central.precheck import check_course
 
 
 @pytest.mark.parametrize("kind, division, code", [

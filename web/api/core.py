@@ -16,10 +16,10 @@ from web.api.schemas import ApiSchema, rule_of, text
 from web.auth import sign_in_limited
 from web.context import db, now, session_lifetimes
 from web.errors import respond
-from workflows import passwords, sign_in_sessions
-from workflows.accounts import PASSWORD_MAX, authenticate
-from workflows.clock import utc_now
-from workflows.errors import ContentRuleViolation, DomainError, Forbidden, InvalidInput, RuleViolation
+from workflows.people import passwords, sign_in_sessions
+from workflows.people.accounts import PASSWORD_MAX, authenticate
+from workflows.core.clock import utc_now
+from workflows.core.errors import ContentRuleViolation, DomainError, Forbidden, InvalidInput, RuleViolation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -70,7 +70,7 @@ _ERROR_TEXT = {400: "格式不正確（例如 JSON 無法解析）", 401: "未�
 
 
 def issue_token(username: str, password: str) -> str:
-    """An opaque token: a server-side session of kind "api" (workflows/sign_in_sessions.py)."""
+    """An opaque token: a server-side session of kind "api" (workflows/people/sign_in_sessions.py)."""
     account = authenticate(db(), username, password, now=now())
     passwords.require_chosen_password(db(), account)
     return sign_in_sessions.start_session(db(), account, sign_in_sessions.API, session_lifetimes("api"), utc_now())
@@ -147,7 +147,7 @@ def _invalid_input(error: InvalidInput):
 @bp.errorhandler(RuleViolation)
 def _rule_violation(error: RuleViolation):
     # A rule of the moment or of the records conflicts with the current state (409); one on what
-    # the request holds is a 422, as for the schema's own checks (workflows.errors).
+    # the request holds is a 422, as for the schema's own checks (workflows.core.errors).
     details = {k: v for k, v in error.details.items() if v is not None}
     status = 409 if error.status == 422 and not isinstance(error, ContentRuleViolation) else error.status
     return respond(status, error.code, error.message, details)
@@ -272,7 +272,7 @@ def build_spec() -> dict:
 
 
 class TokenRequest(ApiSchema):
-    username = text(60, required=True)  # workflows.accounts.USERNAME: at most 60 characters
+    username = text(60, required=True)  # workflows.people.accounts.USERNAME: at most 60 characters
     password = text(PASSWORD_MAX, required=True)
 
 

@@ -20,13 +20,14 @@ from web.api.schemas import (FILE_PARTS, ID_CONVERTER, ID_MAX, ArtefactDetailOut
                              ArtefactPageOut, ArtefactQuery, ArtefactStateOut, DisputeBody, EventBody,
                              ReasonRequiredBody, ReceiptEventBody, ReceiptOut, ReceiptPageOut, ReceiptQuery)
 from web.context import now, school_uow
-from workflows import artefacts_view, bulk, certification, receipts, selection, uploads
-from workflows.access import require_item, require_receipt, require_student
-from workflows.artefacts_view import ITEM_EVENT_SIDES, RECEIPT_EVENT_SIDES
-from workflows.transitions import allowed_events
-from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound
-from workflows.policy import KIND_LABELS
-from workflows.rules import guard_version
+from workflows.items import artefacts_view, bulk, certification, selection, uploads
+from workflows.central import receipts
+from workflows.people.access import require_item, require_receipt, require_student
+from workflows.items.artefacts_view import ITEM_EVENT_SIDES, RECEIPT_EVENT_SIDES
+from workflows.core.transitions import allowed_events
+from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from workflows.core.policy import KIND_LABELS
+from workflows.items.rules import guard_version
 
 _ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 
@@ -213,7 +214,7 @@ _ITEM_ID = {"item_id": {**_ID, "description": "學習歷程項目編號"}}
            "修改一件學習歷程項目：標題、簡述、外部連結，更換或移除檔案（multipart/form-data）",
            multipart=ArtefactEditForm, files=FILE_PARTS, path_params=_ITEM_ID, response=ArtefactDetailOut,
            errors=(403, 404, 409, 413, 422, 503, 507), description=(
-               "與網站的編輯頁相同（同一個 workflows.uploads.edit_item）：學生本人（或本校規定允許時的家長）"
+               "與網站的編輯頁相同（同一個 workflows.items.uploads.edit_item）：學生本人（或本校規定允許時的家長）"
                "於上傳期間內，在可編輯的狀態修改；只改送出的欄位。已認證（或未勾選）的課程學習成果更換為不同內容的"
                "檔案時，原認證失效，項目回到草稿，須重新送出認證；內容相同的檔案不影響認證。"
                "目前狀態不能編輯時回 409，details 含 state 與 allowed_events；expected_version 與目前版本不同時回 "

@@ -1,5 +1,5 @@
 """The API's views of work across many items: a teacher's certification queue and the status
-summary. They call the same read models as the pages (workflows/queues.py, workflows/status.py)."""
+summary. They call the same read models as the pages (workflows/items/queues.py, workflows/items/status.py)."""
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -8,7 +8,7 @@ from marshmallow import fields
 from web.api.core import operation, parse, schema_instance
 from web.api.schemas import ApiSchema, DateTime, Id, Integer, Text, _Paging, in_range, one_of, text
 from web.context import now, school_uow
-from workflows import queues, status
+from workflows.items import queues, status
 
 
 class QueueQuery(_Paging):

@@ -13,9 +13,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from persistence.tables import ITEM_KINDS
 from states import MACHINES, state_ids
-from workflows.rules import REASON_MAX, TITLE_MAX
-from workflows.policy import NATIONAL
-from workflows.uploads import LINK_MAX, PERFORMANCE_CATEGORIES
+from workflows.items.rules import REASON_MAX, TITLE_MAX
+from workflows.core.policy import NATIONAL
+from persistence.vocabulary import PERFORMANCE_CATEGORIES
+from workflows.items.uploads import LINK_MAX
 
 # Ids are PostgreSQL `integer` columns; a larger number can name no row (and would overflow SQLite).
 from web.params import ID_MAX, integer_text  # noqa: E402 (one rule for every integer of a request)

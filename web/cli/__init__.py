@@ -16,12 +16,12 @@ from web.cli.fsck_cli import fsck
 from web.cli.policy import policy
 from web.cli.receipts_cli import receipts
 from web.cli.transfer_cli import transfer
-from workflows import calendar as school_calendar
-from workflows.accounts import PASSWORD_MIN
-from workflows.actors import Actor
-from workflows.errors import DomainError
-from workflows.clock import format_taipei
-from workflows.unit_of_work import UnitOfWork
+from workflows.school import calendar as school_calendar
+from workflows.people.accounts import PASSWORD_MIN
+from workflows.core.actors import Actor
+from workflows.core.errors import DomainError
+from workflows.core.clock import format_taipei
+from workflows.core.unit_of_work import UnitOfWork
 
 OPERATOR = Actor("platform", None, "命令列管理者")
 
@@ -48,7 +48,7 @@ class Context:
         return LocalFileStore(self.data_dir)
 
     def school_uow(self, code: str) -> UnitOfWork:
-        from workflows.schools import school_by_code
+        from workflows.school.schools import school_by_code
 
         return UnitOfWork(self.db, school_by_code(self.db, code).id, self.files)
 
@@ -83,7 +83,7 @@ def _log_without_id_numbers() -> None:
     """ID numbers (身分證號) never reach a log line, whatever logs them."""
     import logging
 
-    from workflows.personal_data import RedactNationalIds
+    from workflows.people.personal_data import RedactNationalIds
 
     handler = logging.StreamHandler()
     handler.addFilter(RedactNationalIds())
@@ -137,7 +137,7 @@ def school() -> None:
 @click.option("--policy", "policy_ref", required=True, metavar="PRESET_OR_FILE")
 @pass_context
 def school_add(ctx: Context, code: str, name: str, policy_ref: str) -> None:
-    from workflows.schools import create_school
+    from workflows.school.schools import create_school
 
     school_id = run(lambda: create_school(ctx.db, OPERATOR, code=code, name=name, policy=policy_ref))
     click.echo(f"學校 {code} {name}（編號 {school_id}）")
@@ -146,7 +146,7 @@ def school_add(ctx: Context, code: str, name: str, policy_ref: str) -> None:
 @school.command("list", help="列出平臺上的學校。")
 @pass_context
 def school_list(ctx: Context) -> None:
-    from workflows.schools import all_schools
+    from workflows.school.schools import all_schools
 
     for row in all_schools(ctx.db):
         click.echo(f"{row.code}  {row.name}  補充規定：{row.policy_name}")
@@ -158,7 +158,7 @@ def school_list(ctx: Context) -> None:
 @click.option("--school", "school_code", required=True, metavar="CODE")
 @pass_context
 def import_csv(ctx: Context, what: str, csv_file: Path, school_code: str) -> None:
-    from workflows.imports import IMPORTERS
+    from workflows.school.imports import IMPORTERS
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -216,9 +216,9 @@ def calendar_show(ctx, school_code, academic_year) -> None:
 @click.option("--school", "school_code", help="只處理一所學校（預設：全部）。")
 @pass_context
 def sweep(ctx, school_code) -> None:
-    from workflows.deadlines import run_due
-    from workflows.outbox import deliver
-    from workflows.schools import school_by_code
+    from workflows.deadlines.run import run_due
+    from workflows.deadlines.outbox import deliver
+    from workflows.school.schools import school_by_code
 
     now = _now()
     only = {run(lambda: school_by_code(ctx.db, school_code)).id} if school_code else None
@@ -320,7 +320,7 @@ def outbox_list(ctx, show_all) -> None:
 @outbox.command("deliver", help="立即寄出到期的待寄通知。")
 @pass_context
 def outbox_deliver(ctx) -> None:
-    from workflows.outbox import deliver
+    from workflows.deadlines.outbox import deliver
 
     if ctx.mailer is None:
         click.echo("錯誤：未設定 SMTP（--smtp-host 或 PORTFOLIO_SMTP_HOST）。", err=True)
@@ -337,7 +337,7 @@ def outbox_deliver(ctx) -> None:
 @pass_context
 def notices(ctx, school_code, window_id, out_path) -> None:
     from web.notices import render_notices
-    from workflows.notices import paper_notices
+    from workflows.deadlines.notices import paper_notices
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -370,9 +370,9 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
 @pass_context
 def user_add(ctx, username, role, school_code, student_nos, staff_no, name, password_stdin) -> None:
-    from workflows.accounts import create_account, grant_role
-    from workflows.accounts import person_ids
-    from workflows.roles import Role
+    from workflows.people.accounts import create_account, grant_role
+    from workflows.people.accounts import person_ids
+    from workflows.core.roles import Role
 
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
@@ -414,8 +414,8 @@ def user_add(ctx, username, role, school_code, student_nos, staff_no, name, pass
 @click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
 @pass_context
 def user_passwd(ctx, username, school_code, password_stdin) -> None:
-    from workflows import passwords
-    from workflows.schools import school_by_code
+    from workflows.people import passwords
+    from workflows.school.schools import school_by_code
 
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
@@ -434,7 +434,7 @@ def user_passwd(ctx, username, school_code, password_stdin) -> None:
 
 
 def raise_missing(option: str):
-    from workflows.errors import InvalidInput
+    from workflows.core.errors import InvalidInput
 
     raise InvalidInput(f"請用 {option} 指定這個帳號的人。", field=option)
 
@@ -463,7 +463,7 @@ def serve(ctx, host, port, debug, db_url) -> None:
 @pass_context
 def demo(ctx: Context, password: str | None) -> None:
     from web.cli.demo import accounts_table, build_demo, demo_accounts, state_table
-    from workflows.accounts import hash_password
+    from workflows.people.accounts import hash_password
 
     if password is not None:
         run(lambda: hash_password(password))  # refuse a weak password before building anything
@@ -475,7 +475,7 @@ def demo(ctx: Context, password: str | None) -> None:
 
 
 def _now():
-    from workflows.clock import utc_now
+    from workflows.core.clock import utc_now
 
     return utc_now()
 

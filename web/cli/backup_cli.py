@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from persistence.backup import BackupError, restore_backup, verify_backup, write_backup
-from workflows.clock import format_taipei, utc_now
+from workflows.core.clock import format_taipei, utc_now
 
 
 def _fail(error: BackupError) -> None:

@@ -10,7 +10,7 @@ import click
 # package here, its OPERATOR and run are read only when a command runs.
 import web.cli as cli
 from persistence.tables import BATCH_KINDS, GRADE12_TRACKS
-from workflows.clock import format_taipei, utc_now
+from workflows.core.clock import format_taipei, utc_now
 
 
 @click.group("batch", help="中央資料庫提交批次：建立、匯出名冊、確認上傳、列表，以及開課預檢。")
@@ -33,8 +33,8 @@ def batch() -> None:
               help="未指定學生時：日間部或進修部。")
 @click.pass_obj
 def create(ctx, school_code, kind, academic_year, semester, track, round_, student_nos, division) -> None:
-    from workflows.accounts import person_ids
-    from workflows.batches import batch_entries, create_batch
+    from workflows.people.accounts import person_ids
+    from workflows.central.batches import batch_entries, create_batch
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -55,7 +55,7 @@ def create(ctx, school_code, kind, academic_year, semester, track, round_, stude
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def export(ctx, school_code, batch_id, out_dir) -> None:
-    from workflows.batches import export_batch
+    from workflows.central.batches import export_batch
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -72,7 +72,7 @@ def export(ctx, school_code, batch_id, out_dir) -> None:
 @click.argument("batch_id", type=int)
 @click.pass_obj
 def submit(ctx, school_code, batch_id) -> None:
-    from workflows.batches import submit_batch
+    from workflows.central.batches import submit_batch
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -85,7 +85,7 @@ def submit(ctx, school_code, batch_id) -> None:
 @click.option("--year", "academic_year", type=int)
 @click.pass_obj
 def list_(ctx, school_code, academic_year) -> None:
-    from workflows.batches import list_batches
+    from workflows.central.batches import list_batches
 
     def action():
         with ctx.school_uow(school_code) as uow:
@@ -106,7 +106,7 @@ def list_(ctx, school_code, academic_year) -> None:
 @click.argument("semester", type=click.IntRange(1, 2))
 @click.pass_obj
 def precheck(ctx, school_code, academic_year, semester) -> None:
-    from workflows.precheck import precheck_courses
+    from workflows.central.precheck import precheck_courses
 
     def action():
         with ctx.school_uow(school_code) as uow:

@@ -15,13 +15,16 @@ from sqlalchemy import func, select
 
 from persistence.tables import Course, Enrolment, Item, Receipt, SchoolClass, Staff, StaffRole, Student
 from states import MACHINES, state_label
-from workflows import calendar, certification, receipts, selection, sweeps
-from workflows.actors import Actor, platform_admin
-from workflows.clock import TAIPEI, academic_year_bounds, academic_year_of, taipei_date, utc_now
-from workflows.personal_data import check_digit
-from workflows.schools import create_school
-from workflows.unit_of_work import UnitOfWork
-from workflows.uploads import Upload, delete_item, upload_course_outcome, upload_performance
+from workflows.school import calendar
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.deadlines import sweeps
+from workflows.core.actors import Actor, platform_admin
+from workflows.core.clock import TAIPEI, academic_year_bounds, academic_year_of, taipei_date, utc_now
+from workflows.people.personal_data import check_digit
+from workflows.school.schools import create_school
+from workflows.core.unit_of_work import UnitOfWork
+from workflows.items.uploads import Upload, delete_item, upload_course_outcome, upload_performance
 
 DEMO_CODE = "999301"
 DEMO_NAME = "示範高中（新莊規定）"
@@ -265,7 +268,7 @@ class Demo:
 
 
 def build_demo(db, files, now: datetime | None = None) -> int:
-    from workflows.unit_of_work import prepare
+    from workflows.core.unit_of_work import prepare
 
     prepare(db)
     now = now or utc_now()
@@ -302,7 +305,7 @@ def demo_accounts(db, school_id: int, password: str | None) -> tuple[list[tuple[
     import secrets
 
     from persistence.tables import Account
-    from workflows import accounts, passwords
+    from workflows.people import accounts, passwords
 
     admin = platform_admin()
     out, chosen = [], password

@@ -9,7 +9,7 @@ import unicodedata
 
 import click
 
-from workflows.policy import (PolicyError, PolicyFileError, describe, load_policy, preset_names)
+from workflows.core.policy import (PolicyError, PolicyFileError, describe, load_policy, preset_names)
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2

@@ -10,7 +10,7 @@ import click
 # web.cli imports this module while it is itself being imported: bound to the half-built
 # package here, its OPERATOR and run are read only when a command runs.
 import web.cli as cli
-from workflows.clock import utc_now
+from workflows.core.clock import utc_now
 
 
 @click.group("receipts", help="收訖明細：匯入中央資料庫回傳的收訖明細並開放學生確認。")
@@ -26,7 +26,7 @@ def receipts() -> None:
 @click.option("--window", "window_id", required=True, type=int, help="收訖明細確認期間的期程編號。")
 @click.pass_obj
 def import_(ctx, school_code: str, batch_id: int, path: Path, window_id: int) -> None:
-    from workflows.receipt_import import import_receipts
+    from workflows.central.receipt_import import import_receipts
 
     def action():
         with ctx.school_uow(school_code) as uow:

@@ -9,7 +9,7 @@ import click
 # web.cli imports this module while it is itself being imported: bound to the half-built
 # package here, its OPERATOR and run are read only when a command runs.
 import web.cli as cli
-from workflows.clock import utc_now
+from workflows.core.clock import utc_now
 
 
 @click.group("transfer", help="學籍異動：轉出交換包與轉入匯入（格式見 docs/transfer.md）。")
@@ -25,7 +25,7 @@ def transfer() -> None:
 @click.option("--final", is_flag=True, help="轉出確定：學籍狀態改為轉出，離校日為今天（臺北時間）。")
 @click.pass_obj
 def export(ctx, school_code: str, student_no: str, out: Path, final: bool) -> None:
-    from workflows.transfer import export_transfer_package, mark_transferred_out, student_id_by_no
+    from workflows.central.transfer import export_transfer_package, mark_transferred_out, student_id_by_no
 
     def action():
         now = utc_now()
@@ -49,7 +49,7 @@ def export(ctx, school_code: str, student_no: str, out: Path, final: bool) -> No
 @click.option("--grade", required=True, type=int, help="年級（1–3）。")
 @click.pass_obj
 def import_(ctx, school_code: str, package: Path, student_no: str, class_name: str, grade: int) -> None:
-    from workflows.transfer import import_transfer_package
+    from workflows.central.transfer import import_transfer_package
 
     def action():
         with ctx.school_uow(school_code) as uow:

@@ -18,8 +18,8 @@ from web.context import login_required, now, school_uow
 from web.forms import VersionForm, parse
 from web.params import YEAR_MAX, YEAR_MIN, integer
 from web.records import bp
-from workflows.clock import roc_date, semester_of, taipei_date
-from workflows.errors import Conflict, InvalidInput, RuleViolation
+from workflows.core.clock import roc_date, semester_of, taipei_date
+from workflows.core.errors import Conflict, InvalidInput, RuleViolation
 from workflows.records import cadre
 from workflows.records.cadre import RowsRejected
 

@@ -14,9 +14,9 @@ from web.context import files, login_required, now, school_uow
 from web.forms import _Form, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int
 from web.records import bp
-from workflows.clock import semester_of, taipei_date
-from workflows.errors import Conflict, InvalidInput, RuleViolation
-from workflows.portfolio_view import ACCEPT
+from workflows.core.clock import semester_of, taipei_date
+from workflows.core.errors import Conflict, InvalidInput, RuleViolation
+from workflows.central.portfolio_view import ACCEPT
 from workflows.records import consultation as records
 
 FIXABLE = (RuleViolation, InvalidInput, Conflict)

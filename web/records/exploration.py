@@ -13,8 +13,8 @@ from web.forms import _Form, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int
 from web.records import bp
 from web.records.consultation import FIXABLE, DeleteForm, _required, csv_download, term
-from workflows.clock import roc_date
-from workflows.errors import InvalidInput
+from workflows.core.clock import roc_date
+from workflows.core.errors import InvalidInput
 from workflows.records import exploration as records
 from workflows.records.consultation import RecordImportRejected, find_student
 

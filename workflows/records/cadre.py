@@ -19,19 +19,19 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 
 from persistence.tables import CadreRecord, Student
-from workflows import spreadsheet_text
-from workflows.actors import Actor
+from workflows.core import spreadsheet_text
+from workflows.core.actors import Actor
 # csv_rows keeps its small parsers private; they are the school's accepted spellings
 # (學年度 114 or 114學年度, 學期 1 or 上, 是/否/Y/N), so the records reuse them rather than copy them.
-from workflows.csv_rows import (Column, Parsed, Row, RowError, _academic_year, _lookup, _semester,
+from workflows.school.csv_rows import (Column, Parsed, Row, RowError, _academic_year, _lookup, _semester,
                                 _student_no, _table, parse_date, parse_file)
-from workflows.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleViolation
-from workflows.numbers import whole
+from workflows.core.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleViolation
+from workflows.core.numbers import whole
 from workflows.records.common import (CADRE, LABELS, apply_changes, audit, forbid_students,
                                       require_owner, require_reader, require_student,
                                       require_version, students_by_no)
-from workflows.rules import REASON_MAX, text_field
-from workflows.unit_of_work import UnitOfWork, now_or
+from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.unit_of_work import UnitOfWork, now_or
 
 # =============================================================================================
 # Shared by every kind an office enters

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Iterable
 
 from persistence.tables import Student
-from workflows.actors import Actor
-from workflows.errors import Conflict, Forbidden, NotFound
-from workflows.offices import require_office
-from workflows.roles import Role
-from workflows.transitions import note
-from workflows.unit_of_work import UnitOfWork
+from workflows.core.actors import Actor
+from workflows.core.errors import Conflict, Forbidden, NotFound
+from workflows.people.offices import require_office
+from workflows.core.roles import Role
+from workflows.core.transitions import note
+from workflows.core.unit_of_work import UnitOfWork
 
 CADRE, GRADE, CONSULTATION, EXPLORATION = "cadre", "grade", "consultation", "exploration"
 

@@ -17,22 +17,22 @@ from datetime import date, datetime, time
 
 from persistence.files import FileTooLarge, StorageError
 from persistence.tables import ConsultationRecord, Staff, StaffRole, Student
-from workflows import spreadsheet_text
-from workflows.actors import Actor, OnBehalf
-from workflows.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
+from workflows.core import spreadsheet_text
+from workflows.core.actors import Actor, OnBehalf
+from workflows.core.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
                              taipei_date, to_taipei)
-from workflows.csv_rows import Column, Parsed, Row, RowError, parse_date, parse_file
-from workflows.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
-from workflows.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file, format_size,
+from workflows.school.csv_rows import Column, Parsed, Row, RowError, parse_date, parse_file
+from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
+from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file, format_size,
                                  safe_display_name)
-from workflows.imports import ImportRejected
-from workflows.policy import MB, FileRule
-from workflows.proxies import ProxyBook, unavailable_ids
+from workflows.school.imports import ImportRejected
+from workflows.core.policy import MB, FileRule
+from workflows.people.proxies import ProxyBook, unavailable_ids
 from workflows.records import common
-from workflows.roles import Role
-from workflows.rules import REASON_MAX, text_field
-from workflows.unit_of_work import UnitOfWork, now_or
-from workflows.uploads import Upload
+from workflows.core.roles import Role
+from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.items.uploads import Upload
 
 KIND = common.CONSULTATION
 FILE_MAX_BYTES = 2 * MB  # the one place the 2 MB limit lives

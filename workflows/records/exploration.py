@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from persistence.tables import ExplorationRecord, Student
-from workflows import spreadsheet_text
-from workflows.actors import Actor
-from workflows.clock import academic_year_bounds, roc_date, taipei_date
-from workflows.csv_rows import Column, Parsed, Row, parse_date, parse_file
-from workflows.errors import DomainError, InvalidInput, RuleViolation
-from workflows.numbers import whole
-from workflows.offices import as_office
+from workflows.core import spreadsheet_text
+from workflows.core.actors import Actor
+from workflows.core.clock import academic_year_bounds, roc_date, taipei_date
+from workflows.school.csv_rows import Column, Parsed, Row, parse_date, parse_file
+from workflows.core.errors import DomainError, InvalidInput, RuleViolation
+from workflows.core.numbers import whole
+from workflows.people.offices import as_office
 from workflows.records import common
 from workflows.records.consultation import UNCHANGED, Correction, ImportSummary, RecordImportRejected
-from workflows.roles import Role
-from workflows.rules import REASON_MAX, text_field
-from workflows.unit_of_work import UnitOfWork, now_or
+from workflows.core.roles import Role
+from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.unit_of_work import UnitOfWork, now_or
 
 KIND = common.EXPLORATION
 ACTIVITY_MAX = 60

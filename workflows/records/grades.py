@@ -13,7 +13,7 @@ The operations themselves are cadre.py's shared ones.
 
 The grade lock 成績檢核日: after the last day (Asia/Taipei) of the term's grade-check window
 (calendar kind grade_check; a year grade, semester 0, follows semester 2's) no grade of that term is
-entered, corrected, deleted or imported directly: workflows/grade_corrections.py is the way then.
+entered, corrected, deleted or imported directly: workflows/records/grade_corrections.py is the way then.
 """
 from __future__ import annotations
 
@@ -22,17 +22,17 @@ from datetime import datetime
 from functools import lru_cache
 
 from persistence.tables import GRADE_RECORD_KINDS, GradeRecord
-from workflows import calendar
-from workflows.actors import Actor
-from workflows.clock import format_deadline
-from workflows.course_code import CourseCodeError, parse_course_code
-from workflows.csv_rows import Parsed, RowError, _academic_year, _boolean, _grade, _lookup, _semester, _table
-from workflows.errors import DomainError, RuleViolation
+from workflows.school import calendar
+from workflows.core.actors import Actor
+from workflows.core.clock import format_deadline
+from workflows.school.course_code import CourseCodeError, parse_course_code
+from workflows.school.csv_rows import Parsed, RowError, _academic_year, _boolean, _grade, _lookup, _semester, _table
+from workflows.core.errors import DomainError, RuleViolation
 from workflows.records.cadre import (Correction, Field, ImportCounts, Line, LimitError, Listed,
                                      RecordKind, RowsRejected, correct, delete, enter, import_csv, listing,
                                      may_enter, one, parse_csv, text, value_of, whole_number)
 from workflows.records.common import GRADE, forbid_students, require_owner
-from workflows.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork, now_or
 
 RECORD_KINDS = {"semester": "學期", "year": "學年", "makeup": "補考", "retake": "重修", "remedial": "補修",
                 "credit_transfer": "學分抵免"}

@@ -9,7 +9,7 @@ import pytest
 
 from persistence.tables import SubmissionBatch
 from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD
-from workflows import certification, selection
+from workflows.items import certification, selection
 
 # One Chromium for all the browser tests: under pytest-xdist they run on one worker, one after another.
 pytestmark = pytest.mark.xdist_group("browser")

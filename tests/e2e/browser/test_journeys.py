@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD
-from workflows import certification, receipts
+from workflows.items import certification
+from workflows.central import receipts
 
 # One Chromium for all the browser tests: under pytest-xdist they run on one worker, one after another.
 pytestmark = pytest.mark.xdist_group("browser")

@@ -8,8 +8,8 @@ import pytest
 
 from tests.world import World
 from web.app import create_app
-from workflows import accounts
-from workflows.actors import platform_admin
+from workflows.people import accounts
+from workflows.core.actors import platform_admin
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

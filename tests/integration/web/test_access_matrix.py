@@ -17,8 +17,10 @@ from persistence.tables import Item, Receipt, Staff, StaffRole
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, add_accounts
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import accounts, certification, receipts, selection
-from workflows.actors import platform_admin
+from workflows.people import accounts
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.core.actors import platform_admin
 
 OWNER_NAME = "林小甲"  # student 0 of school 013301, whose data everyone reaches for
 DRAFT_TITLE = "甲生數學成果草稿"

@@ -14,7 +14,8 @@ from tests import samples
 from tests.integration.web.conftest import PASSWORD, api_token, sign_in
 from tests.world import AFTER_CERTIFICATION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR
 from web.upload_limits import upload_limit
-from workflows import certification, receipts
+from workflows.items import certification
+from workflows.central import receipts
 
 
 def _error(response, status: int) -> dict:

@@ -6,7 +6,7 @@ from persistence.tables import StaffRole
 from tests.integration.test_routing import absent_teacher
 from tests.integration.web.conftest import api_token
 from tests.world import IN_UPLOAD
-from workflows import certification
+from workflows.items import certification
 
 
 def _waiting(world, n: int, course_id=None) -> int:
@@ -76,8 +76,9 @@ def test_resolve_is_offered_only_to_the_office_the_policy_routes_the_dispute_to(
     from tests.integration.test_routing import staff_with
     from tests.integration.web.conftest import PASSWORD
     from tests.world import IN_RECEIPT
-    from workflows import accounts, receipts
-    from workflows.actors import platform_admin
+    from workflows.people import accounts
+    from workflows.central import receipts
+    from workflows.core.actors import platform_admin
 
     receipt_id = world.to_receipts((0,))[0]
     world.run(receipts.dispute, world.student(0), receipt_id, reason="不是最後的版本", now=IN_RECEIPT)

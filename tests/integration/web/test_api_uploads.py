@@ -14,8 +14,8 @@ from persistence.tables import AuditEntry, Item
 from tests import samples
 from tests.integration.web.conftest import api_token, post_form, sign_in
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD
-from workflows import certification
-from workflows.policy import MB
+from workflows.items import certification
+from workflows.core.policy import MB
 
 
 @pytest.fixture(autouse=True)

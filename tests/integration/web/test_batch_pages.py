@@ -19,10 +19,12 @@ from sqlalchemy import func, select
 from persistence.tables import AuditEntry, Course, Item, Receipt, Staff, StaffRole, Student, SubmissionBatch, Window
 from tests.integration.web.conftest import PASSWORD, add_accounts, post_form, sign_in
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
-from workflows import accounts, batches, certification, disputes, proxies, receipts, selection
-from workflows.actors import platform_admin
-from workflows.clock import end_of_day, start_of_day
-from workflows.receipt_import import import_receipts
+from workflows.people import accounts, proxies
+from workflows.central import batches, disputes, receipts
+from workflows.items import certification, selection
+from workflows.core.actors import platform_admin
+from workflows.core.clock import end_of_day, start_of_day
+from workflows.central.receipt_import import import_receipts
 
 PAGE = "/staff/batches"
 LATER = AFTER_SELECTION + timedelta(days=1)  # selections frozen; the receipt window not yet open

@@ -7,8 +7,8 @@ import pytest
 from icalendar import Calendar
 
 from tests.world import IN_UPLOAD, World
-from workflows import calendar
-from workflows.clock import TAIPEI
+from workflows.school import calendar
+from workflows.core.clock import TAIPEI
 
 pytestmark = pytest.mark.usefixtures("world")
 
@@ -118,7 +118,7 @@ def test_every_window_kind_has_its_meaning_and_rule(client, world):
     """A school may define any window kind the calendar knows, the grade-check day included: the
     page and every feed must still answer (a kind missing from the audience table would fail)."""
     from persistence.tables import WINDOW_KINDS
-    from workflows.calendar_feed import WINDOW_AUDIENCES
+    from workflows.school.calendar_feed import WINDOW_AUDIENCES
 
     assert set(WINDOW_AUDIENCES) == set(WINDOW_KINDS)
     with world.uow() as uow:

@@ -10,7 +10,7 @@ import pytest
 from persistence.tables import Item
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import IN_RECEIPT
-from workflows import receipts
+from workflows.central import receipts
 
 QUEUE = "/staff/disputes"
 

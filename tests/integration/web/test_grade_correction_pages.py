@@ -10,7 +10,7 @@ from persistence.tables import GradeCorrection
 from tests.integration.web.conftest import post_form, sign_in
 from tests.records_support import audit_rows, course_code, student_no
 from tests.world import IN_UPLOAD
-from workflows import calendar
+from workflows.school import calendar
 from workflows.records import grades
 
 AFTER_LOCK = datetime(2026, 2, 11, 2, 0, tzinfo=timezone.utc)

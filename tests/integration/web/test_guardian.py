@@ -12,7 +12,7 @@ from persistence.tables import AuditEntry, Item, Receipt
 from tests import samples
 from tests.integration.web.conftest import add_accounts, post_form, sign_in
 from tests.world import IN_RECEIPT, IN_UPLOAD, YEAR, World
-from workflows.policy import load_policy
+from workflows.core.policy import load_policy
 
 
 def text(response) -> str:

@@ -21,8 +21,9 @@ from tests.world import AFTER_CERTIFICATION, IN_RECEIPT, IN_UPLOAD
 from web.api.core import OPERATIONS, openapi_path
 from web.app import create_app
 from web.upload_limits import upload_limit
-from workflows import certification, passwords
-from workflows.unit_of_work import UnitOfWork
+from workflows.items import certification
+from workflows.people import passwords
+from workflows.core.unit_of_work import UnitOfWork
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 

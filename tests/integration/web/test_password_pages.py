@@ -14,8 +14,8 @@ from persistence.tables import Account, AuditEntry
 from tests.integration.web.conftest import PASSWORD, add_accounts, api_token, csrf_token, post_form, sign_in
 from tests.world import World
 from web.app import create_app
-from workflows import accounts, passwords
-from workflows.actors import platform_admin
+from workflows.people import accounts, passwords
+from workflows.core.actors import platform_admin
 
 NEW = "my own new passphrase"
 CHANGE = "/account/password"

@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from persistence.tables import ProxyAssignment, Staff, Unavailability
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import IN_UPLOAD
-from workflows import certification, proxies
+from workflows.items import certification
+from workflows.people import proxies
 
 PAGE = "/staff/proxies"
 

@@ -13,8 +13,8 @@ from tests.integration.web.conftest import PASSWORD, post_form, sign_in
 from tests.records_support import (CADRE_HEADER, GRADE_HEADER, add_staff, audit_rows, course_code, excel,
                                    records, student_no)
 from tests.world import IN_UPLOAD
-from workflows import accounts
-from workflows.actors import platform_admin
+from workflows.people import accounts
+from workflows.core.actors import platform_admin
 from workflows.records import cadre, grades
 
 CADRE, GRADES = "/staff/records/cadre", "/staff/records/grades"

@@ -9,8 +9,8 @@ import pytest
 from persistence.tables import AuditEntry, ConsultationRecord, ExplorationRecord, Staff, StaffRole
 from tests import samples
 from tests.integration.web.conftest import PASSWORD, post_form, sign_in
-from workflows import accounts
-from workflows.actors import platform_admin
+from workflows.people import accounts
+from workflows.core.actors import platform_admin
 from workflows.records import consultation as cr
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 115/03/02 10:00 Taipei: 114 學年度第 2 學期

@@ -12,7 +12,7 @@ from tests.integration.test_semester_receipts import (add_cadre, add_grade, csv_
                                                       receipt_of, rows_for, run_import, submitted)
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import IN_RECEIPT
-from workflows import receipts
+from workflows.central import receipts
 
 QUEUE = "/staff/disputes"
 

@@ -8,8 +8,8 @@ from sqlalchemy import update
 from persistence.tables import Staff
 from tests.integration.web.conftest import PASSWORD, csrf_token, post_form, sign_in
 from web.app import create_app
-from workflows import passwords
-from workflows.actors import platform_admin
+from workflows.people import passwords
+from workflows.core.actors import platform_admin
 
 
 def test_sign_in_lands_each_person_on_their_page(client, people, world):

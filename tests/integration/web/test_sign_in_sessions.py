@@ -1,4 +1,4 @@
-"""Server-side sign-in sessions (workflows/sign_in_sessions.py) through the site and the API, on
+"""Server-side sign-in sessions (workflows/people/sign_in_sessions.py) through the site and the API, on
 SQLite and PostgreSQL: sign-out and DELETE /api/v1/auth/token end a session at once (a copied
 cookie or token opens nothing afterwards); a password change, an admin's reset and an admin's
 停用 end all of an account's sessions and tokens at once (the changing browser goes on); idle and
@@ -19,8 +19,9 @@ from persistence.tables import Account, AuditEntry, SignInSession
 from tests.integration.web.conftest import PASSWORD, add_accounts, api_token, csrf_token, post_form, sign_in
 from tests.world import World
 from web.app import create_app
-from workflows import deadlines, sign_in_sessions
-from workflows.clock import utc_now
+from workflows.deadlines import run as deadlines
+from workflows.people import sign_in_sessions
+from workflows.core.clock import utc_now
 
 COOKIE = "portfolio_session"
 NEW = "my own new passphrase"

@@ -17,10 +17,10 @@ from web.app import create_app
 from itsdangerous import URLSafeTimedSerializer
 
 from web.sign_in_throttle import ADDRESS_RULE, DEVICE_COOKIE, PAIR_RULE, USER_RULE
-from workflows import deadlines
-from workflows.clock import utc_now
-from workflows import accounts
-from workflows.actors import platform_admin
+from workflows.deadlines import run as deadlines
+from workflows.core.clock import utc_now
+from workflows.people import accounts
+from workflows.core.actors import platform_admin
 
 LAB = "203.0.113.10"  # the school's one public address behind its NAT
 TOKEN = "/api/v1/auth/token"
@@ -311,7 +311,7 @@ def test_odd_usernames_and_addresses_are_counted_without_trouble(db, files, worl
         keys = list(session.scalars(select(SignInThrottle.key)))
     assert all(len(key) <= 200 and "STU0" not in key and "x" * 100 not in key for key in keys)
     # "  STU0.013301  " counted against stu0.013301: the throttle lower-cases the name, though
-    # sign-in matches names exactly (workflows/accounts.py); the more cautious count.
+    # sign-in matches names exactly (workflows/people/accounts.py); the more cautious count.
     assert [client.post(TOKEN, json={"username": "stu0.013301", "password": "y"}, headers=odd_address).status_code
             for _ in range(5)] == [401] * 4 + [429]
 

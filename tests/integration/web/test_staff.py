@@ -14,8 +14,11 @@ from tests import samples
 from tests.integration.test_batch_windows import LABEL as BATCH_WINDOW_LABEL, define, grade12_batch, import_for
 from tests.integration.web.conftest import csrf_token, sign_in
 from tests.world import IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World, national_id
-from workflows import accounts, certification, receipts, selection, sweeps
-from workflows.uploads import Upload, upload_course_outcome
+from workflows.people import accounts
+from workflows.items import certification, selection
+from workflows.central import receipts
+from workflows.deadlines import sweeps
+from workflows.items.uploads import Upload, upload_course_outcome
 
 STATUS = f"/staff/status?year={YEAR}&semester=1"
 
@@ -449,8 +452,8 @@ def test_charts_are_inline_svg_without_scripts(app, staff_client, world):
 def test_summary_is_json_and_says_what_the_page_says(world):
     import json
 
-    from workflows import status
-    from workflows.errors import Forbidden
+    from workflows.items import status
+    from workflows.core.errors import Forbidden
 
     certify(world, submitted(world, 0))
     certify(world, submitted(world, 1))
@@ -482,7 +485,7 @@ def test_summary_is_json_and_says_what_the_page_says(world):
 def test_bands_are_exact_and_percentages_never_round_into_a_band():
     from fractions import Fraction
 
-    from workflows.status import band_of, percent_label
+    from workflows.items.status import band_of, percent_label
 
     assert band_of(Fraction(4, 5))[1] == "達 80% 以上"
     assert band_of(Fraction(3, 5))[1] == "達 60% 以上"

@@ -12,9 +12,9 @@ from tests import samples
 from tests.integration.web.conftest import add_accounts, post_form, sign_in
 from tests.world import (AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_TAIL, IN_UPLOAD, YEAR,
                          World)
-from workflows import certification, selection
-from workflows.filetypes import format_size
-from workflows.policy import MB
+from workflows.items import certification, selection
+from workflows.school.filetypes import format_size
+from workflows.core.policy import MB
 
 
 # --------------------------------------------------------------------------- helpers

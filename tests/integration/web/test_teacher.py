@@ -14,8 +14,9 @@ from persistence.tables import AuditEntry, Course, Item, Staff, StaffRole
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD, YEAR
 from web.filters import countdown
-from workflows import calendar, certification
-from workflows.queues import certification_queue
+from workflows.school import calendar
+from workflows.items import certification
+from workflows.items.queues import certification_queue
 
 NOW = IN_UPLOAD + timedelta(days=5)
 
@@ -188,7 +189,7 @@ def test_item_page_previews_the_file_and_certifies(world, teacher):
 
 def test_item_page_previews_images_and_media(world, teacher):
     from tests import samples
-    from workflows.uploads import Upload, upload_course_outcome
+    from workflows.items.uploads import Upload, upload_course_outcome
     actor = world.student(0)
     with world.uow() as uow:
         item_id = upload_course_outcome(

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import World
-from workflows import self_check
+from workflows.school import self_check
 
 NOW = datetime(2025, 9, 10, 2, 0, tzinfo=timezone.utc)  # 114 學年度, September (Taipei)
 PAGE = "/staff/working-group/self-check"
