@@ -11,10 +11,12 @@ def require_current(row, expected_version: int | None, *, what: str,
                     then: str = "請重新載入確認後再操作；你的操作沒有生效。") -> None:
     """Refuse when the caller saw another version of `row` than it has now. `what` names the row
     as the user knows it (「這個項目」, 「這筆幹部紀錄」); `then` says what to do and that nothing
-    happened. None means the caller did not say (a scripted call): no check."""
+    happened. The words between are the same for every row: the user cannot tell who moved it on
+    (another person, another tab, the scheduler). None means the caller did not say (a scripted
+    call): no check."""
     if expected_version is None or expected_version == row.version:
         return
     details = {"current_version": row.version}
     if (state := getattr(row, "state", None)) is not None:
         details["state"] = state
-    raise Conflict(f"{what}在你開啟頁面後已被變更，{then}", **details)
+    raise Conflict(f"{what}在你開啟頁面後已被變更（可能已被其他人修改或處理），{then}", **details)
