@@ -39,12 +39,15 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, MetaData, Table, func, select, text, types
 
 from persistence import locks
 from persistence.db import Database, make_engine
 from persistence.files import CHUNK_BYTES, LocalFileStore, fsync_dir
 from persistence.fsck import file_column_names
+from persistence.migrate import alembic_config, current_revision, upgrade
 
 FORMAT = "portfolio-backup"
 FORMAT_VERSION = 1
@@ -394,11 +397,6 @@ def verify_backup(backup_dir: Path | str) -> tuple[dict, list[Problem]]:
 def _known_revision(revision: str | None) -> None:
     if revision is None:
         return
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    from persistence.migrate import alembic_config
-
     scripts = ScriptDirectory.from_config(alembic_config(None))
     try:
         found = scripts.get_revision(revision)
@@ -443,8 +441,6 @@ def restore_backup(backup_dir: Path | str, db_url: str, data_dir: Path | str) ->
         reasons = _target_problems(engine, data_dir)
         if reasons:
             raise BackupError("還原目標不是空的，未寫入任何資料：" + "；".join(reasons))
-        from persistence.migrate import current_revision, upgrade
-
         current = current_revision(engine)
         if current not in (None, revision):
             raise BackupError(f"目標資料庫的結構版本 {current} 與備份的 {revision} 不同，請還原到全新的資料庫")
