@@ -17,7 +17,7 @@ file before the row that names it commits, so any file a snapshot row names was 
 store when the snapshot began; copying the files after reading the rows therefore finds every
 one of them. A row committed after the snapshot began is not in the backup, whether or not its
 file is. The one way a named file could vanish meanwhile is the retention sweep removing files
-of purged rows (workflows/retention.remove_files): the backup holds the file-store lock
+of purged rows (workflows/deadlines/retention.remove_files): the backup holds the file-store lock
 (persistence/locks.py) shared, as uploads do, until the named files are copied, so that sweep
 waits. Files in the store that no snapshot row names (an upload not yet committed, a purged
 file not yet removed) are copied too and listed with ``referenced: false``.

@@ -1,7 +1,7 @@
 """A hypothesis stateful test of the whole workflow (issue 7, RELIABILITY.md), on SQLite and
 PostgreSQL: random sequences of uploads, submissions, withdrawals, certifications, rejections,
 resubmissions, file changes, deletions, selections, the clock crossing window boundaries with
-the deadline sweep (workflows/deadlines.run_due), central submission, and receipt answers,
+the deadline sweep (workflows/deadlines/run.run_due), central submission, and receipt answers,
 across three students. Every rule calls the real workflow; a DomainError is a valid refusal.
 
 After every step:
