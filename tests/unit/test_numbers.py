@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from workflows.school import self_check, trainings
-from workflows.school.csv_rows import _academic_year
+from workflows.school.csv_rows import parse_academic_year
 from workflows.core.errors import DomainError, InvalidInput
 from workflows.records.grade_corrections import _whole
 from workflows.core.numbers import integer_text, whole
@@ -27,7 +27,7 @@ def test_the_rule():
 @pytest.mark.parametrize("value", HOSTILE[1:])
 def test_typed_numbers_are_refused_in_words(value):
     refusals = (lambda: _whole(value, "exam_no", "考試次別", 1, 9), lambda: whole_number(0, 100, rule="r")(value),
-                lambda: _academic_year(value), lambda: self_check._year(value), lambda: self_check._month(value),
+                lambda: parse_academic_year(value), lambda: self_check._year(value), lambda: self_check._month(value),
                 lambda: trainings._attendees(value))
     for refuse in refusals:
         with pytest.raises((DomainError, ValueError)) as refused:
@@ -45,7 +45,7 @@ def test_a_refusal_quotes_what_was_typed_not_a_number_made_up_for_it():
 
 def test_full_width_digits_still_count():
     """Typed with a Chinese input method: NFKC makes them (and '²') ASCII digits first."""
-    assert _whole("１", "exam_no", "考試次別", 1, 9) == 1 and _academic_year("１１４") == 114
+    assert _whole("１", "exam_no", "考試次別", 1, 9) == 1 and parse_academic_year("１１４") == 114
     assert _whole("\u00b2", "exam_no", "考試次別", 1, 9) == 2
 
 

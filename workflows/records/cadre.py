@@ -21,10 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from persistence.tables import CadreRecord, Student
 from workflows.core import spreadsheet_text
 from workflows.core.actors import Actor
-# csv_rows keeps its small parsers private; they are the school's accepted spellings
-# (學年度 114 or 114學年度, 學期 1 or 上, 是/否/Y/N), so the records reuse them rather than copy them.
-from workflows.school.csv_rows import (Column, Parsed, Row, RowError, _academic_year, _lookup, _semester,
-                                _student_no, _table, parse_date, parse_file)
+from workflows.school.csv_rows import (Column, Parsed, Row, RowError, lookup, lookup_table, parse_academic_year,
+                                       parse_date, parse_file, parse_semester, parse_student_no)
 from workflows.core.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleViolation
 from workflows.core.numbers import whole
 from workflows.records.common import (CADRE, LABELS, apply_changes, audit, forbid_students,
@@ -331,7 +329,7 @@ def parse_csv(kind: RecordKind, data: bytes) -> Parsed[Line]:
     seen: dict[tuple, int] = {}
 
     def build(row: Row) -> Line | None:
-        student_no = row.convert("student_no", _student_no)
+        student_no = row.convert("student_no", parse_student_no)
         values = {f.key: row.convert(f.key, f.parse, required=f.required) for f in kind.fields}
         if row.failed:
             return None  # rules between fields need every value
@@ -399,12 +397,12 @@ def import_csv(uow: UnitOfWork, actor: Actor, kind: RecordKind, data: bytes, *,
 LEVELS = {"school": "校級", "class": "班級", "club": "社團"}
 UNIT_MAX, POSITION_MAX = 60, 40
 
-_LEVELS = _table([(code, code) for code in LEVELS] + [(label, code) for code, label in LEVELS.items()]
+_LEVELS = lookup_table([(code, code) for code in LEVELS] + [(label, code) for code, label in LEVELS.items()]
                  + [(f"{label}幹部", code) for code, label in LEVELS.items()])
 
 
 def _level(value: str) -> str:
-    return _lookup(_LEVELS, value, "幹部層級", [*LEVELS.values(), *LEVELS])
+    return lookup(_LEVELS, value, "幹部層級", [*LEVELS.values(), *LEVELS])
 
 
 def _ends_not_before_start(values: dict) -> list[tuple[str, LimitError]]:
@@ -423,8 +421,8 @@ def _summary(record: CadreRecord) -> str:
 
 
 FIELDS = (
-    Field("academic_year", "學年度", _academic_year),
-    Field("semester", "學期", _semester),
+    Field("academic_year", "學年度", parse_academic_year),
+    Field("semester", "學期", parse_semester),
     Field("level", "幹部層級", _level, aliases=("層級",), show=lambda code: LEVELS.get(code, code)),
     Field("unit", "單位", text(UNIT_MAX), aliases=("幹部單位",)),
     Field("position", "職稱", text(POSITION_MAX), aliases=("幹部職稱", "職務")),

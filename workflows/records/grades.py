@@ -26,7 +26,8 @@ from workflows.school import calendar
 from workflows.core.actors import Actor
 from workflows.core.clock import format_deadline
 from workflows.school.course_code import CourseCodeError, parse_course_code
-from workflows.school.csv_rows import Parsed, RowError, _academic_year, _boolean, _grade, _lookup, _semester, _table
+from workflows.school.csv_rows import (Parsed, RowError, lookup, lookup_table, parse_academic_year, parse_boolean,
+                                       parse_grade, parse_semester)
 from workflows.core.errors import DomainError, RuleViolation
 from workflows.records.cadre import (Correction, Field, ImportCounts, Line, LimitError, Listed,
                                      RecordKind, RowsRejected, correct, delete, enter, import_csv, listing,
@@ -41,19 +42,19 @@ PASS_MARK = 60
 SUBJECT_MAX, CREDITS_MAX = 60, 30
 SEMESTERS = {0: "學年", 1: "第 1 學期", 2: "第 2 學期"}
 
-_KINDS = _table([(code, code) for code in RECORD_KINDS] + [(label, code) for code, label in RECORD_KINDS.items()]
+_KINDS = lookup_table([(code, code) for code in RECORD_KINDS] + [(label, code) for code, label in RECORD_KINDS.items()]
                 + [("學期成績", "semester"), ("學年成績", "year"), ("抵免", "credit_transfer")])
 
 
 def _record_kind(value: str) -> str:
-    return _lookup(_KINDS, value, "成績類別", RECORD_KINDS.values())
+    return lookup(_KINDS, value, "成績類別", RECORD_KINDS.values())
 
 
 def _grade_semester(value: str) -> int:
     if unicodedata.normalize("NFKC", value).strip() in ("0", "學年", "全學年"):
         return 0
     try:
-        return _semester(value)
+        return parse_semester(value)
     except ValueError:
         raise ValueError(f"「{value}」不是有效的學期；請填 0（學年成績）、1 或 2（或 上、下）") from None
 
@@ -112,17 +113,17 @@ def _summary(record: GradeRecord) -> str:
 
 
 FIELDS = (
-    Field("academic_year", "學年度", _academic_year),
+    Field("academic_year", "學年度", parse_academic_year),
     Field("semester", "學期", _grade_semester, show=lambda n: SEMESTERS.get(n, str(n))),
     Field("record_kind", "成績類別", _record_kind, aliases=("類別", "修課紀錄類別"), show=_kind_label),
     Field("course_code", "課程代碼", _course_code),
     Field("subject", "科目名稱", text(SUBJECT_MAX), aliases=("科目",)),
-    Field("grade_level", "年級", _grade),
+    Field("grade_level", "年級", parse_grade),
     Field("credits", "學分數", whole_number(0, CREDITS_MAX, rule="credits_range"), aliases=("學分",)),
     Field("score", "學期成績", whole_number(0, 100, rule="score_range"), required=False, aliases=("成績",)),
-    Field("passed", "及格", _boolean, aliases=("是否及格",)),
+    Field("passed", "及格", parse_boolean, aliases=("是否及格",)),
     Field("makeup_score", "補考成績", whole_number(0, 100, rule="makeup_score_range"), required=False),
-    Field("credit_counted", "採計學分", _boolean, aliases=("是否採計學分",)),
+    Field("credit_counted", "採計學分", parse_boolean, aliases=("是否採計學分",)),
 )
 EDITABLE = tuple(f.key for f in FIELDS)
 

@@ -339,7 +339,8 @@ _LIST_SEPARATORS = re.compile(r"[\s;；、,，]+")
 _ROLE_SEPARATORS = re.compile(r"[\s;；、,，/／]+")
 
 
-def _student_no(value: str) -> str:
+def parse_student_no(value: str) -> str:
+    """學號 as the school writes it: 1–20 ASCII letters or digits."""
     if not _STUDENT_NO.fullmatch(value):
         raise ValueError(f"「{value}」應為 1–20 個半形英文字母或數字")
     return value
@@ -387,36 +388,39 @@ def _birth_date(value: str) -> date:
     return day
 
 
-def _lookup(table: dict[str, T], value: str, what: str, accepted: Iterable[str]) -> T:
+def lookup(table: dict[str, T], value: str, what: str, accepted: Iterable[str]) -> T:
+    """The value a `lookup_table` holds for one of its accepted spellings; ValueError naming `what`
+    and the `accepted` spellings otherwise."""
     found = table.get(_norm(value).replace(" ", ""))
     if found is None:
         raise ValueError(f"「{value}」不是有效的{what}；請填 {'、'.join(accepted)}")
     return found
 
 
-def _table(pairs: Iterable[tuple[str, T]]) -> dict[str, T]:
+def lookup_table(pairs: Iterable[tuple[str, T]]) -> dict[str, T]:
+    """Spelling → value, the spellings matched as `lookup` reads a cell (NFKC, case and spaces ignored)."""
     return {_norm(key).replace(" ", ""): value for key, value in pairs}
 
 
-_GRADES = _table(
+_GRADES = lookup_table(
     [(str(n), n) for n in (1, 2, 3)]
     + [(f"0{n}", n) for n in (1, 2, 3)]
     + [(form, n) for n, zh in ((1, "一"), (2, "二"), (3, "三"))
        for form in (zh, f"高{zh}", f"{zh}年級", f"{n}年級", f"高{n}")]
 )
 
-_DIVISIONS = _table(
+_DIVISIONS = lookup_table(
     [(d.value, d) for d in Division] + [(label, d) for d, label in DIVISION_LABELS.items()]
     + [("日", Division.DAY), ("日間", Division.DAY), ("進", Division.CONTINUING),
        ("進修", Division.CONTINUING)]
 )
 
-_STATUSES = _table(
+_STATUSES = lookup_table(
     [(s.value, s) for s in EnrolmentStatus]
     + [(label, s) for s, label in ENROLMENT_STATUS_LABELS.items()]
 )
 
-_ROLES = _table(
+_ROLES = lookup_table(
     [(r.value, r) for r in Role] + [(label, r) for r, label in ROLE_LABELS.items()]
     + [("任課", Role.SUBJECT_TEACHER), ("任課老師", Role.SUBJECT_TEACHER),
        ("導師", Role.HOMEROOM_TEACHER),
@@ -435,17 +439,17 @@ _ROLES = _table(
 _ROLES_WITH_SEPARATOR = {_norm(label): role for role, label in ROLE_LABELS.items()
                          if _ROLE_SEPARATORS.search(_norm(label))}
 
-_BOOLEANS = _table(
+_BOOLEANS = lookup_table(
     [(word, True) for word in ("是", "Y", "yes", "true", "1", "T")]
     + [(word, False) for word in ("否", "N", "no", "false", "0", "F")]
 )
 
-_SEMESTERS = _table(
+_SEMESTERS = lookup_table(
     [(form, n) for n, zh, half in ((1, "一", "上"), (2, "二", "下"))
      for form in (str(n), zh, half, f"{half}學期", f"第{n}學期", f"第{zh}學期")]
 )
 
-_ROUTES = _table(
+_ROUTES = lookup_table(
     [(r.value, r) for r in CertificationRoute] + [(label, r) for r, label in ROUTE_LABELS.items()]
     + [("校內", CertificationRoute.IN_SCHOOL), ("本校", CertificationRoute.IN_SCHOOL),
        ("外校", CertificationRoute.EXTERNAL_MULTI_ELECTIVE),
@@ -455,41 +459,45 @@ _ROUTES = _table(
 
 
 GRADE12 = 3  # 高三: the only grade with a 群別
-_TRACKS = _table(
+_TRACKS = lookup_table(
     [(code, code) for code in TRACK_LABELS] + [(label, code) for code, label in TRACK_LABELS.items()]
     + [("學術", "academic"), ("專業", "professional")]
 )
 
 
 def _track(value: str) -> str:
-    return _lookup(_TRACKS, value, "群別", (*TRACK_LABELS.values(), "academic", "professional（或留空）"))
+    return lookup(_TRACKS, value, "群別", (*TRACK_LABELS.values(), "academic", "professional（或留空）"))
 
 
-def _grade(value: str) -> int:
-    return _lookup(_GRADES, value, "年級", ("1", "2", "3（或 高一、高二、高三）"))
+def parse_grade(value: str) -> int:
+    """年級: 1–3, also 01, 一, 高一, 一年級, 1年級, 高1."""
+    return lookup(_GRADES, value, "年級", ("1", "2", "3（或 高一、高二、高三）"))
 
 
 def _division(value: str) -> Division:
-    return _lookup(_DIVISIONS, value, "部別", DIVISION_LABELS.values())
+    return lookup(_DIVISIONS, value, "部別", DIVISION_LABELS.values())
 
 
 def _status(value: str) -> EnrolmentStatus:
-    return _lookup(_STATUSES, value, "學籍狀態", ENROLMENT_STATUS_LABELS.values())
+    return lookup(_STATUSES, value, "學籍狀態", ENROLMENT_STATUS_LABELS.values())
 
 
-def _boolean(value: str) -> bool:
-    return _lookup(_BOOLEANS, value, "值", ("是", "否", "Y", "N"))
+def parse_boolean(value: str) -> bool:
+    """是/否, Y/N, yes/no, true/false, 1/0, T/F."""
+    return lookup(_BOOLEANS, value, "值", ("是", "否", "Y", "N"))
 
 
-def _semester(value: str) -> int:
-    return _lookup(_SEMESTERS, value, "學期", ("1", "2（或 上、下）"))
+def parse_semester(value: str) -> int:
+    """學期 1 or 2, also 一/二, 上/下, 上學期, 第1學期, 第一學期."""
+    return lookup(_SEMESTERS, value, "學期", ("1", "2（或 上、下）"))
 
 
 def _route(value: str) -> CertificationRoute:
-    return _lookup(_ROUTES, value, "認證代理類別", ROUTE_LABELS.values())
+    return lookup(_ROUTES, value, "認證代理類別", ROUTE_LABELS.values())
 
 
-def _academic_year(value: str) -> int:
+def parse_academic_year(value: str) -> int:
+    """學年度 in the ROC calendar, 100–199: 114 or 114學年度 (full-width digits too)."""
     text = unicodedata.normalize("NFKC", value).strip().removesuffix("學年度").strip()
     year = whole(text, signed=False, beyond=200)
     if year is None or not 100 <= year <= 199:
@@ -561,7 +569,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
     numbers, ids = _Seen(), _Seen()
 
     def build(row: Row) -> StudentRow | None:
-        student_no = row.convert("student_no", _student_no)
+        student_no = row.convert("student_no", parse_student_no)
         national_id = row.get("national_id")
         if not national_id:
             row.error("national_id", REQUIRED)
@@ -574,7 +582,7 @@ def parse_students(data: bytes) -> Parsed[StudentRow]:
         birth_date = row.convert("birth_date", _birth_date)
         name = row.text("name", 40)
         class_name = row.text("class_name", 10)
-        grade = row.convert("grade", _grade)
+        grade = row.convert("grade", parse_grade)
         division = row.convert("division", _division, default=Division.DAY, required=False)
         status = row.convert("status", _status, default=EnrolmentStatus.ENROLLED, required=False)
         guardian_name = row.text("guardian_name", 40, required=False)
@@ -616,7 +624,7 @@ def parse_teachers(data: bytes) -> Parsed[TeacherRow]:
         homeroom_class = row.text("homeroom_class", 10, required=False)
         email = row.convert("email", _email, required=False)
         division = row.convert("division", _division, default=Division.DAY, required=False)
-        external = row.convert("external", _boolean, default=False, required=False)
+        external = row.convert("external", parse_boolean, default=False, required=False)
 
         if roles is not None:
             if Role.HOMEROOM_TEACHER in roles and not row.get("homeroom_class"):
@@ -657,8 +665,8 @@ def parse_courses(data: bytes, *, school_code: str | None = None) -> Parsed[Cour
             raise ValueError(exc.message) from None
 
     def build(row: Row) -> CourseRow | None:
-        academic_year = row.convert("academic_year", _academic_year)
-        semester = row.convert("semester", _semester)
+        academic_year = row.convert("academic_year", parse_academic_year)
+        semester = row.convert("semester", parse_semester)
         code = row.convert("code", code_of)
         name = row.text("name", 60)
         teacher_no = row.convert("teacher_no", _staff_no)
