@@ -11,7 +11,10 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float,
                         Text, TypeDecorator, Unicode, UniqueConstraint, column, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from persistence.vocabulary import BatchKind, Track, WindowKind
+from persistence.vocabulary import (AccountKind, BatchKind, CadreLevel, GradeCorrectionKind,
+                                    GradeCorrectionReason, GradeRecordKind, ItemKind, OutboxStatus,
+                                    RecipientKind, SignInKind, Track, TrainingKind,
+                                    UnavailabilityReason, WindowKind)
 from states import MACHINES, state_ids
 
 NAMING = {
@@ -211,7 +214,7 @@ class Window(SchoolScoped, Base):
     batch_id: Mapped[int | None] = mapped_column(Integer)  # a submission batch's own window
 
 
-ITEM_KINDS = ("course_outcome", "performance")
+ITEM_KINDS = ItemKind.codes()
 
 
 def _item_state_check() -> str:
@@ -259,7 +262,7 @@ class Item(SchoolScoped, Base):
                       _school_fk(["receipt_id"], "receipts"),
                       CheckConstraint(_in("kind", ITEM_KINDS), name="kind"),
                       CheckConstraint(_item_state_check(), name="state"),
-                      CheckConstraint("kind = 'performance' OR (course_id IS NOT NULL AND semester IN (1, 2))",
+                      CheckConstraint(f"kind = '{ItemKind.PERFORMANCE}' OR (course_id IS NOT NULL AND semester IN (1, 2))",
                                       name="outcome_course"),
                       Index("ix_items_student_year", "student_id", "kind", "academic_year"),
                       Index("ix_items_state", "school_id", "kind", "state"),
@@ -333,7 +336,7 @@ class AuditEntry(SchoolScoped, Base):
     file_hash: Mapped[str | None] = mapped_column(String(200))
 
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "no_address")
+OUTBOX_STATUSES = OutboxStatus.codes()
 
 
 class OutboxMessage(SchoolScoped, Base):
@@ -350,7 +353,7 @@ class OutboxMessage(SchoolScoped, Base):
                                        "window_id", "due_at"),
                       _school_fk(["window_id"], "windows"),
                       CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
-                      CheckConstraint("recipient_kind IN ('student', 'staff')", name="recipient_kind"),
+                      CheckConstraint(_in("recipient_kind", RecipientKind.codes()), name="recipient_kind"),
                       Index("ix_outbox_status_next", "status", "next_attempt_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
@@ -410,7 +413,7 @@ scheduler_jobs = Table(
 )
 
 
-ACCOUNT_KINDS = ("student", "staff", "guardian")
+ACCOUNT_KINDS = AccountKind.codes()
 
 
 class Account(SchoolScoped, Base):
@@ -423,8 +426,8 @@ class Account(SchoolScoped, Base):
                       _school_fk(["student_id"], "students"),
                       _school_fk(["staff_id"], "staff"),
                       CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind"),
-                      CheckConstraint("(kind = 'student') = (student_id IS NOT NULL)", name="student"),
-                      CheckConstraint("(kind = 'staff') = (staff_id IS NOT NULL)", name="staff"))
+                      CheckConstraint(f"(kind = '{AccountKind.STUDENT}') = (student_id IS NOT NULL)", name="student"),
+                      CheckConstraint(f"(kind = '{AccountKind.STAFF}') = (staff_id IS NOT NULL)", name="staff"))
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -447,7 +450,7 @@ class SignInSession(Base):
     lifetime counts from `last_seen_at`."""
 
     __tablename__ = "sign_in_sessions"
-    __table_args__ = (CheckConstraint(_in("kind", ("web", "api")), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", SignInKind.codes()), name="kind"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -482,7 +485,7 @@ class GuardianLink(SchoolScoped, Base):
     student_id: Mapped[int] = mapped_column(primary_key=True, index=True)
 
 
-UNAVAILABILITY_REASONS = ("leave", "departed", "incident")
+UNAVAILABILITY_REASONS = UnavailabilityReason.codes()
 
 
 class ProxyAssignment(SchoolScoped, Base):
@@ -579,7 +582,7 @@ class BatchEntry(SchoolScoped, Base):
 
 # --- staff-entered records: what the semester batches carry ------------------------------------
 
-CADRE_LEVELS = ("school", "class", "club")  # 校級 / 班級 / 社團
+CADRE_LEVELS = CadreLevel.codes()
 
 
 class CadreRecord(SchoolScoped, Base):
@@ -612,9 +615,7 @@ class CadreRecord(SchoolScoped, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-# 修課紀錄 kinds: a semester grade, a year grade (semester 0), and the later results of make-up
-# (補考), retake (重修), remedial (補修) and credit transfer (學分抵免).
-GRADE_RECORD_KINDS = ("semester", "year", "makeup", "retake", "remedial", "credit_transfer")
+GRADE_RECORD_KINDS = GradeRecordKind.codes()
 
 
 class GradeRecord(SchoolScoped, Base):
@@ -654,9 +655,8 @@ class GradeRecord(SchoolScoped, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-# 學生學業成績更正申請 (issue 6): 第 n 次定期成績 / 日常成績 / 補考成績 / 重修成績, and why.
-GRADE_CORRECTION_KINDS = ("exam", "daily", "makeup", "retake")
-GRADE_CORRECTION_REASONS = ("entry_error", "marking_error", "other")  # 登載錯誤 / 評分錯誤 / 其他
+GRADE_CORRECTION_KINDS = GradeCorrectionKind.codes()
+GRADE_CORRECTION_REASONS = GradeCorrectionReason.codes()
 
 
 class GradeCorrection(SchoolScoped, Base):
@@ -670,7 +670,7 @@ class GradeCorrection(SchoolScoped, Base):
                       CheckConstraint(_in("reason", GRADE_CORRECTION_REASONS), name="reason"),
                       CheckConstraint(_in("state", state_ids(MACHINES["grade_correction"])), name="state"),
                       CheckConstraint("semester IN (1, 2)", name="semester"),
-                      CheckConstraint("(kind = 'exam') = (exam_no IS NOT NULL)", name="exam_no"),
+                      CheckConstraint(f"(kind = '{GradeCorrectionKind.EXAM}') = (exam_no IS NOT NULL)", name="exam_no"),
                       CheckConstraint("exam_no IS NULL OR exam_no BETWEEN 1 AND 9", name="exam_no_range"),
                       Index("ix_grade_corrections_state", "school_id", "state"))
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -802,7 +802,7 @@ class SelfCheckItem(SchoolScoped, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-TRAINING_KINDS = ("training", "workshop", "parent_session")  # 教育訓練 / 教師研習（工作坊）/ 親師說明（家長場次）
+TRAINING_KINDS = TrainingKind.codes()
 
 
 class TrainingSession(SchoolScoped, Base):
