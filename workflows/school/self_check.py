@@ -16,7 +16,8 @@ from workflows.school import trainings
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import ROC_OFFSET, roc_date, semester_bounds, taipei_date
-from workflows.core.errors import Conflict, InvalidInput
+from workflows.core.errors import InvalidInput
+from workflows.core.guards import require_current
 from workflows.core.numbers import echoed, whole
 from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork
@@ -181,14 +182,6 @@ def add_item(uow: UnitOfWork, actor: Actor, academic_year, *, task: str, owner: 
     return row.id
 
 
-def _current(uow: UnitOfWork, item_id: int, expected_version: int | None) -> SelfCheckItem:
-    item = uow.get(SelfCheckItem, item_id, for_update=True, what="自我檢核項目")
-    if expected_version is not None and item.version != expected_version:
-        raise Conflict("自我檢核表已被其他人修改，請重新載入頁面後再試一次；您的修改沒有生效。",
-                       version=item.version)
-    return item
-
-
 def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, task: str, owner: str, planned_month=None,
               national_date=None, expected_version: int | None, now: datetime) -> None:
     require_editor(uow, actor)
@@ -196,7 +189,8 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, task: str, owner: 
                   owner=_text(owner, field="owner", label="負責單位", limit=OWNER_MAX),
                   planned_month=_month(planned_month),
                   national_date=_day(national_date, field="national_date", label="國教署公告期程"))
-    item = _current(uow, item_id, expected_version)
+    item = uow.get(SelfCheckItem, item_id, for_update=True, what="自我檢核項目")
+    require_current(item, expected_version, what="這個自我檢核項目")
     before = _describe(item)
     for name, value in values.items():
         setattr(item, name, value)
@@ -215,7 +209,8 @@ def tick(uow: UnitOfWork, actor: Actor, item_id: int, *, planned: bool | None = 
     day = _day(done_on, field="done_on", label="完成日期")
     if day is not None and day > today:
         raise InvalidInput(f"完成日期 {roc_date(day)} 尚未到來。", field="done_on")
-    item = _current(uow, item_id, expected_version)
+    item = uow.get(SelfCheckItem, item_id, for_update=True, what="自我檢核項目")
+    require_current(item, expected_version, what="這個自我檢核項目")
     if day is not None and done is False:
         raise InvalidInput("未達成的項目不能填寫完成日期。", field="done_on")
     if day is not None and done is None and not item.done:
