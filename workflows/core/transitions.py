@@ -17,6 +17,8 @@ from workflows.core.errors import CorruptState, InvalidTransition, NotFound
 # Rows with one machine for the whole table, by the key of MACHINES (and of their audit rows);
 # an item's machine is its kind's.
 _ONE_MACHINE = {Receipt: "receipt", SubmissionBatch: "batch", GradeCorrection: "grade_correction"}
+# A row that lives in a state machine.
+Machined = Item | Receipt | SubmissionBatch | GradeCorrection
 
 
 def subject_kind(row) -> str:
@@ -28,7 +30,7 @@ def machine_class(row) -> type[StateMachine]:
     return MACHINES[subject_kind(row)]
 
 
-def machine_for(row: Item | Receipt | SubmissionBatch) -> StateMachine:
+def machine_for(row: Machined) -> StateMachine:
     """The machine bound to the row. A stored state the machine does not know is refused."""
     machine = machine_class(row)
     if row.state not in state_ids(machine):
@@ -37,7 +39,7 @@ def machine_for(row: Item | Receipt | SubmissionBatch) -> StateMachine:
     return machine(model=row, state_field="state")
 
 
-def allowed_events(row: Item | Receipt | SubmissionBatch) -> list[tuple[str, str]]:
+def allowed_events(row: Machined) -> list[tuple[str, str]]:
     """(event id, zh-TW label) the diagram allows from the row's current state."""
     machine = machine_class(row)
     if row.state not in state_ids(machine):
@@ -45,14 +47,18 @@ def allowed_events(row: Item | Receipt | SubmissionBatch) -> list[tuple[str, str
     return list(allowed_from(machine, row.state))
 
 
-def invalid(row: Item | Receipt | SubmissionBatch, event: str) -> InvalidTransition:
+def invalid(row: Machined, event: str, *,
+            label: str | None = None) -> InvalidTransition:
+    """The refusal of `event` in the row's state, naming the state and what it allows. `label`
+    names an action that is none of the machine's events (a grade correction's 「簽章」, whichever
+    signature the request waits for)."""
     machine = machine_class(row)
     return InvalidTransition(kind=subject_kind(row), state=row.state,
                              state_label=state_label(machine, row.state), event=event,
-                             event_label=event_label(machine, event), allowed=allowed_events(row))
+                             event_label=label or event_label(machine, event), allowed=allowed_events(row))
 
 
-def require_allowed(row: Item | Receipt | SubmissionBatch, event: str) -> None:
+def require_allowed(row: Machined, event: str) -> None:
     """Refuse an event the diagram does not allow from the row's state before any other rule is
     checked, so the user hears about the state first."""
     if event not in {event_id for event_id, _ in allowed_events(row)}:
@@ -93,7 +99,7 @@ def note(session, *, school_id: int, subject_kind: str, subject_id: int, event: 
     return entry
 
 
-def record(session, row: Item | Receipt | SubmissionBatch, *, event: str, from_state: str | None, actor: Actor,
+def record(session, row: Machined, *, event: str, from_state: str | None, actor: Actor,
            at: datetime, reason: str | None = None, file_hash: str | None = None) -> AuditEntry:
     """Append the audit row for a change of `row` (state change or not)."""
     if actor.school_id is not None and actor.school_id != row.school_id:
@@ -108,7 +114,7 @@ def record(session, row: Item | Receipt | SubmissionBatch, *, event: str, from_s
                     item_file_hash(row) if isinstance(row, Item) else None))
 
 
-def fire(session, row: Item | Receipt | SubmissionBatch, event: str, *, actor: Actor, at: datetime,
+def fire(session, row: Machined, event: str, *, actor: Actor, at: datetime,
          reason: str | None = None) -> None:
     """Fire `event` on the row's machine and audit it; an event the diagram does not allow
     from the current state raises InvalidTransition naming the state and the allowed events."""
@@ -121,7 +127,7 @@ def fire(session, row: Item | Receipt | SubmissionBatch, event: str, *, actor: A
     record(session, row, event=event, from_state=before, actor=actor, at=at, reason=reason)
 
 
-def start(session, row: Item | Receipt | SubmissionBatch, *, event: str, actor: Actor, at: datetime,
+def start(session, row: Machined, *, event: str, actor: Actor, at: datetime,
           reason: str | None = None) -> None:
     """Put a new row in its machine's initial state and audit its creation."""
     machine_class(row)(model=row, state_field="state")

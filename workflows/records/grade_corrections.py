@@ -23,19 +23,19 @@ from datetime import datetime
 
 from persistence.tables import (AuditEntry, GradeCorrection, GradeCorrectionLine, GradeRecord, Staff,
                                 Student)
-from states import allowed_from, event_label, state_ids, state_label
+from states import allowed_from, event_label, state_label
 from states.grade_correction import GradeCorrectionMachine
 from workflows.people import proxies
 from workflows.core.actors import Actor, OnBehalf
 from workflows.core.clock import taipei_date
-from workflows.core.errors import (Conflict, CorruptState, Forbidden, InvalidInput, InvalidTransition,
-                              RuleViolation)
+from workflows.core.errors import Forbidden, InvalidInput, RuleViolation
+from workflows.core.guards import require_current
 from workflows.people.offices import as_office
 from workflows.core.numbers import whole
 from workflows.records.common import GRADE, audit, forbid_students, students_by_no
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.items.rules import REASON_MAX, text_field
-from workflows.core.transitions import fire, note, start
+from workflows.core.transitions import fire, invalid, machine_for, note, require_allowed, start
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
 MACHINE = GradeCorrectionMachine
@@ -162,9 +162,7 @@ def _may_read(uow: UnitOfWork, actor: Actor, request: GradeCorrection, now: date
 
 def _request(uow: UnitOfWork, request_id: int, *, for_update: bool = False) -> GradeCorrection:
     request = uow.get(GradeCorrection, request_id, for_update=for_update, what="成績更正申請")
-    if request.state not in state_ids(MACHINE):
-        raise CorruptState(f"資料狀態「{request.state}」無法辨識，已停止處理；請通知平臺管理者。",
-                           state=request.state, kind=SUBJECT_KIND)
+    machine_for(request)  # refuses a state the machine does not know
     return request
 
 
@@ -173,26 +171,8 @@ def _lines(uow: UnitOfWork, request_id: int) -> list[GradeCorrectionLine]:
         GradeCorrectionLine.correction_id == request_id).order_by(GradeCorrectionLine.id)))
 
 
-def _require_version(request: GradeCorrection, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != request.version:
-        raise Conflict("這份成績更正申請在你開啟頁面後已被其他人處理；請重新整理後再操作，你的操作沒有生效。",
-                       current_version=request.version, state=request.state)
-
-
-def _invalid(request: GradeCorrection, event: str) -> InvalidTransition:
-    allowed = list(allowed_from(MACHINE, request.state))
-    label = event_label(MACHINE, event) if event in {e.id for e in MACHINE.events} else "簽章"
-    return InvalidTransition(kind=SUBJECT_KIND, state=request.state, state_label=state_label(MACHINE, request.state),
-                             event=event, event_label=label, allowed=allowed)
-
-
-def _fire(uow: UnitOfWork, request: GradeCorrection, event: str, *, actor: Actor, at: datetime,
-          reason: str | None = None) -> None:
-    """Fire the machine's event on the request and write its audit row (actor, from, to)."""
-    if event not in {e for e, _ in allowed_from(MACHINE, request.state)}:
-        raise _invalid(request, event)
-    request.updated_at = at
-    fire(uow.session, request, event, actor=actor, at=at, reason=reason)
+# How the stale-page guard names the request.
+_THIS_REQUEST = "這份成績更正申請"
 
 
 # -- the form's values ------------------------------------------------------------------------------
@@ -338,7 +318,7 @@ def edit(uow: UnitOfWork, actor: Actor, request_id: int, *, expected_version: in
     uow.require_member(actor)
     request = _request(uow, request_id, for_update=True)
     acting = _require_drafter(uow, actor, request.teacher_id, now, "修改")
-    _require_version(request, expected_version)
+    require_current(request, expected_version, what=_THIS_REQUEST)
     if request.state != "drafted":
         raise RuleViolation(f"申請目前為「{state_label(MACHINE, request.state)}」，只有草稿可以修改；"
                             "需要修改請由簽章人退回。", rule="edit_only_drafts", field="state", limit="drafted")
@@ -371,12 +351,13 @@ def sign(uow: UnitOfWork, actor: Actor, request_id: int, *, expected_version: in
     request = _request(uow, request_id, for_update=True)
     event = NEXT.get(request.state)
     if event is None:
-        raise _invalid(request, "sign")
+        raise invalid(request, "sign", label="簽章")
     acting = _require_signer(uow, actor, request, STEP_OF[event], now)
-    _require_version(request, expected_version)
+    require_current(request, expected_version, what=_THIS_REQUEST)
     if event == "enter_grades":
         _apply_lines(uow, request, acting, now)
-    _fire(uow, request, event, actor=acting, at=now)
+    fire(uow.session, request, event, actor=acting, at=now)
+    request.updated_at = now
     uow.commit()
     return request
 
@@ -385,9 +366,7 @@ def enter(uow: UnitOfWork, actor: Actor, request_id: int, *, expected_version: i
           now: datetime | None = None) -> GradeCorrection:
     """The grade officer's step: apply every line's new grade (even in a locked term: this is the
     sanctioned way) and mark the request entered, all or nothing."""
-    request = uow.get(GradeCorrection, request_id, what="成績更正申請")
-    if request.state != "principal_signed":
-        raise _invalid(request, "enter_grades")
+    require_allowed(_request(uow, request_id), "enter_grades")
     return sign(uow, actor, request_id, expected_version=expected_version, now=now)
 
 
@@ -445,14 +424,14 @@ def send_back(uow: UnitOfWork, actor: Actor, request_id: int, *, expected_versio
     now = now_or(now)
     uow.require_member(actor)
     request = _request(uow, request_id, for_update=True)
-    if "send_back" not in {e for e, _ in allowed_from(MACHINE, request.state)}:
-        raise _invalid(request, "send_back")
+    require_allowed(request, "send_back")
     acting = _send_back_allowed(uow, actor, request, now)
     if acting is None:
         raise Forbidden("只有已簽章的人或目前等待簽章的人（或其代理人）可以退回這份申請。")
-    _require_version(request, expected_version)
+    require_current(request, expected_version, what=_THIS_REQUEST)
     why = text_field(reason, field="reason", label="退回原因", max_chars=REASON_MAX, required=True)
-    _fire(uow, request, "send_back", actor=acting, at=now, reason=why)
+    fire(uow.session, request, "send_back", actor=acting, at=now, reason=why)
+    request.updated_at = now
     uow.commit()
     return request
 
@@ -463,9 +442,10 @@ def withdraw(uow: UnitOfWork, actor: Actor, request_id: int, *, expected_version
     uow.require_member(actor)
     request = _request(uow, request_id, for_update=True)
     acting = _require_drafter(uow, actor, request.teacher_id, now, "撤回")
-    _require_version(request, expected_version)
-    _fire(uow, request, "withdraw", actor=acting, at=now,
-          reason=text_field(reason, field="reason", label="撤回原因", max_chars=REASON_MAX, required=False) or None)
+    require_current(request, expected_version, what=_THIS_REQUEST)
+    fire(uow.session, request, "withdraw", actor=acting, at=now,
+         reason=text_field(reason, field="reason", label="撤回原因", max_chars=REASON_MAX, required=False) or None)
+    request.updated_at = now
     uow.commit()
     return request
 
