@@ -59,7 +59,9 @@ class EditForm(VersionForm):
     remove_media = fields.Boolean(load_default=False)
 
 
-class DisputeForm(_Form):
+class ReceiptAnswerForm(VersionForm):
+    """A receipt's answer (confirm, or dispute with a reason) and the receipt's version the page showed."""
+
     reason = fields.String(load_default="")
 
 

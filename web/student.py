@@ -13,10 +13,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from persistence.tables import Item
 from states import MACHINES, event_label, state_label
 from web.context import current_account, login_required, now, school_uow
-from web.forms import (DisputeForm, EditForm, OutcomeUploadForm, PerformanceUploadForm,
+from web.forms import (EditForm, OutcomeUploadForm, PerformanceUploadForm, ReceiptAnswerForm,
                        VersionForm, parse, upload_of)
 from web.files import _chunks
 from workflows.items import certification, self_download, selection, uploads
@@ -74,8 +73,8 @@ def _items_page(student_id: int, *, error: str | None = None, status: int = 200,
 
 
 def _refused_on_items(student_id: int, error) -> tuple:
-    return _items_page(student_id, error=words(error), status=error.status,
-                       draft={"form": request.form.get("form"), **request.form.to_dict()})
+    # What was typed, shown again in the form it came from (the template matches its "form").
+    return _items_page(student_id, error=words(error), status=error.status, draft=request.form.to_dict())
 
 
 @bp.get("/<int:student_id>/items")
@@ -182,16 +181,13 @@ def save(student_id: int, item_id: int):
                     changes[slot] = upload
                 elif values[f"remove_{slot}"]:
                     changes[slot] = None
-            # The state before, to tell the student a changed file voided the certification. The
-            # workflow locks the item first; taking its lock here costs the workflow no query.
-            before = uow.get(Item, item_id, for_update=True, what="學習歷程項目").state
-            item = uploads.edit_item(uow, actor, item_id, expected_version=values["version"],
-                                     now=now(), **changes)
-            voided = before != item.state and item.state == "draft"
+            edited = uploads.edit_item(uow, actor, item_id, expected_version=values["version"],
+                                       now=now(), **changes)
     except FIXABLE as error:
         return _edit_page(student_id, item_id, error=words(error), status=error.status,
                           draft=request.form.to_dict())
-    _done("已儲存修改；因為更換了檔案，原本的認證已失效，請再按「送出認證」。" if voided else "已儲存修改。")
+    _done("已儲存修改；因為更換了檔案，原本的認證已失效，請再按「送出認證」。" if edited.voided_certification
+          else "已儲存修改。")
     return redirect(url_for(".items", student_id=student_id, _anchor=f"item-{item_id}"))
 
 
@@ -218,11 +214,12 @@ def answer(student_id: int, receipt_id: int, event: str):
     try:
         with school_uow() as (uow, actor):
             require_student_receipt(uow, actor, student_id, receipt_id)
+            values = parse(ReceiptAnswerForm, request.form)
             if event == "confirm":
-                receipt_cases.confirm(uow, actor, receipt_id, now=now())
+                receipt_cases.confirm(uow, actor, receipt_id, expected_version=values["version"], now=now())
             else:
-                receipt_cases.dispute(uow, actor, receipt_id, reason=parse(DisputeForm, request.form)["reason"],
-                                 now=now())
+                receipt_cases.dispute(uow, actor, receipt_id, reason=values["reason"],
+                                      expected_version=values["version"], now=now())
     except FIXABLE as error:
         return _receipts_page(student_id, error=words(error), status=error.status,
                               draft={"receipt": receipt_id, **request.form.to_dict()})

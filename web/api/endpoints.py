@@ -27,7 +27,6 @@ from workflows.items.artefacts_view import ITEM_EVENT_SIDES, RECEIPT_EVENT_SIDES
 from workflows.core.transitions import allowed_events
 from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflows.core.policy import KIND_LABELS
-from workflows.items.rules import guard_version
 
 _ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 
@@ -49,16 +48,6 @@ def _reasoned(function):
         uow, actor, item_id, reason=body["reason"], expected_version=body.get("expected_version"), now=at)
 
 
-def _guarded(function):
-    """For a workflow that takes no expected_version: the stale-page guard on the locked row
-    first, in the same transaction, then the workflow."""
-    def call(uow, actor, item_id, body, at):
-        if body.get("expected_version") is not None:
-            guard_version(uow.get(Item, item_id, for_update=True, what="學習歷程項目"), body["expected_version"])
-        return function(uow, actor, item_id, body, at)
-    return call
-
-
 def _versioned(function):
     return lambda uow, actor, item_id, body, at: function(
         uow, actor, item_id, expected_version=body.get("expected_version"), now=at)
@@ -74,17 +63,16 @@ ITEM_EVENTS: dict[str, _EventCall] = {
     "unselect": _EventCall(_versioned(selection.unselect), EventBody, locks_item_first=False),
     "delete": _EventCall(_versioned(uploads.delete_item), EventBody),
     # 撤銷認證: the teacher's undo, one item of workflows/bulk's.
-    "revoke_certification": _EventCall(_guarded(lambda uow, actor, item_id, body, at: bulk.undo_certification(
-        uow, actor, [item_id], now=at)), EventBody),
+    "revoke_certification": _EventCall(lambda uow, actor, item_id, body, at: bulk.undo_certification(
+        uow, actor, [item_id], expected_versions={item_id: body.get("expected_version")}, now=at), EventBody),
     # 處理疑義: the office's note is the reason.
-    "resolve": _EventCall(_guarded(lambda uow, actor, item_id, body, at: receipts.resolve(
-        uow, actor, item_id, note=body["reason"], now=at)), ReasonRequiredBody),
+    "resolve": _EventCall(lambda uow, actor, item_id, body, at: receipts.resolve(
+        uow, actor, item_id, note=body["reason"], expected_version=body.get("expected_version"), now=at),
+        ReasonRequiredBody),
 }
 RECEIPT_EVENTS: dict[str, _EventCall] = {
-    "confirm": _EventCall(lambda uow, actor, rid, body, at: receipts.confirm(uow, actor, rid, now=at),
-                          ReceiptEventBody),
-    "dispute": _EventCall(lambda uow, actor, rid, body, at: receipts.dispute(
-        uow, actor, rid, reason=body["reason"], now=at), DisputeBody),
+    "confirm": _EventCall(_versioned(receipts.confirm), ReceiptEventBody),
+    "dispute": _EventCall(_reasoned(receipts.dispute), DisputeBody),
 }
 # The read model offers exactly the events this module can fire.
 assert set(ITEM_EVENTS) == set(ITEM_EVENT_SIDES) and set(RECEIPT_EVENTS) == set(RECEIPT_EVENT_SIDES)
@@ -311,7 +299,8 @@ def list_receipts():
                         "event": {"type": "string", "description": "事件（dispute 見其路徑）",
                                   "enum": sorted(set(RECEIPT_EVENTS) - set(_REASONED_RECEIPT_EVENTS))}},
            body=ReceiptEventBody, response=ReceiptOut, errors=(400, 403, 404, 409, 413, 422), description=(
-               "學生（或家長代為）於確認期間內：confirm 確認收訖、dispute 提出疑義（reason 必填）。"))
+               "學生（或家長代為）於確認期間內：confirm 確認收訖、dispute 提出疑義（reason 必填）。"
+               "expected_version 與目前版本不同時回 409 conflict，不會覆蓋。"))
 def fire_receipt_event(receipt_id: int, event: str):
     handler = RECEIPT_EVENTS.get(event)
     if handler is None:

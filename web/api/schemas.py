@@ -249,6 +249,8 @@ class ReceiptQuery(_Paging):
 class ReceiptEventBody(ApiSchema):
     reason = text(REASON_MAX, allow_none=True, metadata={
         "description": f"疑義說明（提出疑義 dispute 必填；{REASON_MAX} 字以內）"})
+    expected_version = Integer(strict=True, allow_none=True, validate=in_range(0, ID_MAX), metadata={
+        "description": "呼叫者看到的版本（version）；若收訖明細已被變更則回 409，不會覆蓋"})
 
 
 class DisputeBody(ReceiptEventBody):
@@ -373,7 +375,7 @@ class ReceiptOut(Schema):
     confirm_by = _out(DateTime, description="確認期間結束（此刻起不能再確認；未確認者視為確認）")
     state = _out(fields.String)
     state_label = _out(fields.String)
-    version = _out(fields.Integer)
+    version = _out(fields.Integer, description="送事件時可作為 expected_version")
     issued_at = _out(DateTime)
     closed_at = _out(DateTime, nullable=True)
     reason = _out(fields.String, nullable=True)

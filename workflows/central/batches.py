@@ -32,6 +32,7 @@ from workflows.central import disputes, roster
 from workflows.core.actors import Actor
 from workflows.core.clock import format_taipei
 from workflows.core.errors import CorruptState, InvalidInput, NotFound, RuleViolation
+from workflows.core.guards import require_current
 from workflows.core.policy import KIND_LABELS
 from workflows.people.offices import require_submission_office
 from workflows.core.roles import DIVISION_LABELS, Division, EnrolmentStatus
@@ -42,6 +43,7 @@ from persistence.vocabulary import PERFORMANCE_CATEGORIES
 
 GRADE12 = 3  # students.grade of 高三
 RESUBMIT = "resubmit"  # Item.resolution of a dispute settled by correcting and resubmitting
+_THIS_BATCH = "這個提交批次"  # how the stale-page guard names the batch
 
 
 def require_submitter(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> Actor:
@@ -303,13 +305,14 @@ def batch_roster_type(uow: UnitOfWork, batch: SubmissionBatch, students=None) ->
 
 
 def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Path, *,
-                 now: datetime | None = None) -> ExportResult:
+                 expected_version: int | None = None, now: datetime | None = None) -> ExportResult:
     """匯出名冊: the roster workbook, the items' files and manifest.json in
     `out_dir/batch-<id>/`, all fsync'ed before the batch records the workbook's hash. Exporting
     again replaces the directory (the previous workbook's hash stays in the audit)."""
     now = now_or(now)
     actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
+    require_current(batch, expected_version, what=_THIS_BATCH)
     require_allowed(batch, "export")
     if uow.files is None:
         raise CorruptState("沒有設定檔案儲存位置，無法匯出檔案。")
@@ -500,7 +503,8 @@ def _write_workbook(path: Path, cover_rows, cover: dict[str, str], sheets, now: 
 
 # --- submit, cancel, resubmit --------------------------------------------------------------
 
-def submit_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime | None = None) -> SubmissionBatch:
+def submit_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, expected_version: int | None = None,
+                 now: datetime | None = None) -> SubmissionBatch:
     """確認已上傳中央資料庫: the staff confirm the exported roster was uploaded. The batch moves to
     submitted and each of its items to submitted_central (one audit row per item): `submit_central`
     from selected, or — in a resubmission batch — `resubmit_central` from resolved for an item
@@ -508,6 +512,7 @@ def submit_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime 
     now = now_or(now)
     actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
+    require_current(batch, expected_version, what=_THIS_BATCH)
     fire(uow.session, batch, "submit", actor=actor, at=now, reason=_describe(batch))
     batch.submitted_at = now
     item_ids = uow.select(BatchEntry.item_id).where(BatchEntry.batch_id == batch.id,
@@ -526,11 +531,12 @@ def submit_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime 
 
 
 def cancel_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *, reason: str | None = None,
-                 now: datetime | None = None) -> SubmissionBatch:
+                 expected_version: int | None = None, now: datetime | None = None) -> SubmissionBatch:
     """取消批次 (before it is submitted): its students and items can go in a new batch."""
     now = now_or(now)
     actor = require_submitter(uow, actor, now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
+    require_current(batch, expected_version, what=_THIS_BATCH)
     fire(uow.session, batch, "cancel", actor=actor, at=now, reason=reason)
     batch.closed_at = now
     uow.commit()

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from persistence.tables import AuditEntry, Item, Receipt, Student
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from workflows.core.guards import require_current
 from workflows.people.offices import acting_for_dispute_offices, categories_for
 from workflows.core.policy import RECEIPT_CATEGORY_LABELS as RECEIPT_CATEGORY_LABELS_ALL
 from workflows.core.policy import DISPUTE_CATEGORIES, KIND_LABELS
@@ -127,12 +128,13 @@ def _settlement(uow: UnitOfWork, actor: Actor, kind: str, reason: str) -> str:
 
 
 def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, kind: str, reason: str,
-            now: datetime | None = None) -> Item:
+            expected_version: int | None = None, now: datetime | None = None) -> Item:
     """處理疑義: the responsible office closes a dispute by answering the student ("answered") or
     by correcting the data for a new batch ("resubmit"), with a reason the student reads."""
     now = now_or(now)
     reason = _settlement(uow, actor, kind, reason)
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
+    require_current(item, expected_version, what="這個項目")
     require_allowed(item, "resolve")
     acting = acting_for_dispute_offices(uow, actor, now).get(item.kind)
     if acting is None:
@@ -194,13 +196,14 @@ def _receipt_rows(uow: UnitOfWork, categories: list[str], now: datetime) -> list
 
 
 def resolve_receipt(uow: UnitOfWork, actor: Actor, receipt_id: int, *, kind: str, reason: str,
-                    now: datetime | None = None) -> Receipt:
+                    expected_version: int | None = None, now: datetime | None = None) -> Receipt:
     """處理疑義 of a semester receipt (基本資料及幹部紀錄 / 修課紀錄): an office of its categories
     answers the student ("answered") or marks the student's records corrected for a
     resubmission batch ("resubmit"), with a reason the student reads. Settled once."""
     now = now_or(now)
     reason = _settlement(uow, actor, kind, reason)
     receipt = uow.get(Receipt, receipt_id, for_update=True, what="收訖明細")
+    require_current(receipt, expected_version, what="這份收訖明細")
     if receipt.category not in RECEIPT_DISPUTE_CATEGORIES:
         raise RuleViolation("這份收訖明細的疑義依項目處理，請在疑義清單中處理各項目。",
                             rule="receipt_dispute_by_item", field="receipt_id")

@@ -194,6 +194,7 @@ class ReceiptView:
     academic_year: int
     state: str
     state_label: str
+    version: int  # the stale-page guard's, sent back with the answer
     issued_at: datetime
     closed_at: datetime | None
     reason: str | None
@@ -477,7 +478,7 @@ def student_receipts(uow, actor: Actor, student_id: int, *, now: datetime) -> Re
         views.append(ReceiptView(
             receipt.id, receipt.category, _RECEIPT_LABELS.get(receipt.category, receipt.category),
             receipt.academic_year, receipt.state, state_label(MACHINES["receipt"], receipt.state),
-            receipt.issued_at, receipt.closed_at, receipt.reason, window_view,
+            receipt.version, receipt.issued_at, receipt.closed_at, receipt.reason, window_view,
             tuple(_item_view(i, course_names, windows, may_act=False)
                   for i in items if i.receipt_id == receipt.id), events,
             resolution=resolution, resolution_note=resolution_note,

@@ -14,6 +14,7 @@ from workflows.school import calendar
 from workflows.central import disputes
 from workflows.core.actors import Actor
 from workflows.core.errors import Forbidden, RuleViolation
+from workflows.core.guards import require_current
 from workflows.people.offices import require_submission_office
 from workflows.core.policy import KIND_LABELS
 from workflows.items.rules import REASON_MAX, student_side, text_field
@@ -57,10 +58,11 @@ def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: 
 
 
 def _answer(uow: UnitOfWork, actor: Actor, receipt_id: int, event: str, item_event: str, *,
-            reason: str | None, now: datetime | None) -> Receipt:
+            reason: str | None, expected_version: int | None, now: datetime | None) -> Receipt:
     now = now_or(now)
     receipt = uow.get(Receipt, receipt_id, for_update=True, what="收訖明細")
     actor = student_side(uow, actor, receipt.student_id)
+    require_current(receipt, expected_version, what="這份收訖明細")
     window = uow.get(Window, receipt.window_id, what="收訖明細確認期間")
     calendar.require_inside(window, now, doing="確認收訖明細" if event == "confirm" else "提出疑義")
     fire(uow.session, receipt, event, actor=actor, at=now, reason=reason)
@@ -73,16 +75,19 @@ def _answer(uow: UnitOfWork, actor: Actor, receipt_id: int, event: str, item_eve
     return receipt
 
 
-def confirm(uow: UnitOfWork, actor: Actor, receipt_id: int, *, now: datetime | None = None) -> Receipt:
+def confirm(uow: UnitOfWork, actor: Actor, receipt_id: int, *, expected_version: int | None = None,
+            now: datetime | None = None) -> Receipt:
     """確認收訖: what was submitted matches what the student uploaded."""
-    return _answer(uow, actor, receipt_id, "confirm", "confirm_receipt", reason=None, now=now)
+    return _answer(uow, actor, receipt_id, "confirm", "confirm_receipt", reason=None,
+                   expected_version=expected_version, now=now)
 
 
 def dispute(uow: UnitOfWork, actor: Actor, receipt_id: int, *, reason: str,
-            now: datetime | None = None) -> Receipt:
+            expected_version: int | None = None, now: datetime | None = None) -> Receipt:
     """提出疑義, with what does not match (required); the responsible office handles it."""
     reason = text_field(reason, field="reason", label="疑義說明", max_chars=REASON_MAX, required=True)
-    return _answer(uow, actor, receipt_id, "dispute", "dispute", reason=reason, now=now)
+    return _answer(uow, actor, receipt_id, "dispute", "dispute", reason=reason,
+                   expected_version=expected_version, now=now)
 
 
 def receipts_of(uow: UnitOfWork, student_id: int) -> list[Receipt]:
@@ -92,8 +97,9 @@ def receipts_of(uow: UnitOfWork, student_id: int) -> list[Receipt]:
 
 
 def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str, kind: str = "answered",
-            now: datetime | None = None) -> Item:
+            expected_version: int | None = None, now: datetime | None = None) -> Item:
     """處理疑義: the responsible office records how a disputed item was settled — by answering the
     student ("answered", the default) or by correcting it for a new batch ("resubmit"). The
     office is the policy's for the item's category (workflows/central/disputes.py)."""
-    return disputes.resolve(uow, actor, item_id, kind=kind, reason=note, now=now)
+    return disputes.resolve(uow, actor, item_id, kind=kind, reason=note, expected_version=expected_version,
+                            now=now)

@@ -17,6 +17,7 @@ from workflows.school import calendar
 from workflows.core.actors import Actor
 from workflows.items.certification import certifying_actor, lock_outcome, teacher_change
 from workflows.core.errors import DomainError, Forbidden, InvalidInput, RuleViolation
+from workflows.core.guards import require_current
 from workflows.people.routing import Certifiers
 from workflows.items.rules import clear_certification
 from workflows.core.transitions import fire, require_allowed
@@ -49,7 +50,7 @@ def _naming(error: DomainError, item: Item) -> DomainError:
 
 
 def bulk_certify(uow: UnitOfWork, actor: Actor, item_ids, *,
-                 expected_versions: dict[int, int] | None = None,
+                 expected_versions: dict[int, int | None] | None = None,
                  now: datetime | None = None) -> list[int]:
     """Certify every listed item in one transaction; the certified ids, ascending.
     `expected_versions` ({item id: version the page showed}) is the stale-page guard."""
@@ -70,18 +71,21 @@ def bulk_certify(uow: UnitOfWork, actor: Actor, item_ids, *,
 
 
 def undo_certification(uow: UnitOfWork, actor: Actor, item_ids, *,
+                       expected_versions: dict[int, int | None] | None = None,
                        now: datetime | None = None) -> list[int]:
     """撤銷認證 of items this actor certified: back to waiting (submitted), certification cleared.
     Only while the certification window is open and the item is still certified (not selected).
-    All or nothing; the revoked ids, ascending."""
+    All or nothing; the revoked ids, ascending. `expected_versions` as for bulk_certify."""
     now = now_or(now)
     uow.require_member(actor)
     ids = _ids(item_ids, doing="復原認證")
+    versions = expected_versions or {}
     routes: dict[int, Certifiers] = {}
     for item_id in ids:
         item = lock_outcome(uow, item_id)
         try:
             on_record = certifying_actor(uow, actor, item, routes, now=now)
+            require_current(item, versions.get(item_id), what="這個項目")
             if item.state == "certified" and item.certified_by_id != actor.id:
                 raise Forbidden("這項成果不是你認證的，只能復原自己認證的項目。")
             require_allowed(item, "revoke_certification")

@@ -14,7 +14,8 @@ from workflows.core.actors import Actor, OnBehalf
 from workflows.core.clock import taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.people.routing import Certifiers, certifiers
-from workflows.items.rules import REASON_MAX, guard_version, student_side, text_field
+from workflows.core.guards import require_current
+from workflows.items.rules import REASON_MAX, student_side, text_field
 from workflows.core.transitions import fire, require_allowed
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
@@ -32,7 +33,7 @@ def _student_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, doing
     now = now_or(now)
     item = lock_outcome(uow, item_id)
     actor = student_side(uow, actor, item.student_id)
-    guard_version(item, expected_version)
+    require_current(item, expected_version, what="這個項目")
     require_allowed(item, event)
     if event == "resubmit":
         _require_student_part_of_window(uow, item, now)
@@ -100,7 +101,7 @@ def teacher_change(uow: UnitOfWork, actor: Actor, item: Item, event: str, *, rea
                    routes: dict[int, Certifiers] | None = None) -> Item:
     """Certify or reject one locked outcome within the caller's transaction (no commit)."""
     actor = certifying_actor(uow, actor, item, routes, now=now)
-    guard_version(item, expected_version)
+    require_current(item, expected_version, what="這個項目")
     require_allowed(item, event)
     calendar.require_open(uow, "certification", item.academic_year, item.semester, now,
                           doing="認證" if event == "certify" else "退回")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from persistence.tables import ITEM_KINDS, Course, Enrolment, Item, Student
 from states import MACHINES, edges, state_ids, state_label
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.errors import Conflict, ContentRuleViolation, Forbidden, InvalidInput, RuleViolation
+from workflows.core.errors import ContentRuleViolation, Forbidden, InvalidInput, RuleViolation
 from workflows.core.roles import EnrolmentStatus
 
 
@@ -98,13 +98,6 @@ def text_field(value: str | None, *, field: str, label: str, max_chars: int, req
         raise ContentRuleViolation(f"{label}共 {len(value)} 字，超過上限 {max_chars} 字。",
                             rule="text_too_long", field=field, limit=max_chars)
     return value
-
-
-def guard_version(item, expected_version: int | None) -> None:
-    """The stale-page guard: the caller saw version N; if the row moved on, say so, change nothing."""
-    if expected_version is not None and expected_version != item.version:
-        raise Conflict("這個項目在你開啟頁面後已被變更，請重新載入確認後再操作；你的操作沒有生效。",
-                       current_version=item.version, state=item.state)
 
 
 def clear_certification(item) -> None:

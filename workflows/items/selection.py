@@ -10,7 +10,8 @@ from workflows.school import calendar
 from workflows.core.actors import Actor
 from workflows.core.errors import RuleViolation
 from workflows.core.policy import KIND_LABELS
-from workflows.items.rules import SELECTED_STATES, count_items, guard_version, student_side
+from workflows.core.guards import require_current
+from workflows.items.rules import SELECTED_STATES, count_items, student_side
 from workflows.core.transitions import fire, require_allowed
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
@@ -21,7 +22,7 @@ def _move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, expected_v
     actor = student_side(uow, actor, probe.student_id)
     uow.lock_student(probe.student_id)
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
-    guard_version(item, expected_version)
+    require_current(item, expected_version, what="這個項目")
     if event == "select" and item.kind == "course_outcome" and item.state in ("draft", "submitted", "rejected"):
         raise RuleViolation("只有認證通過的課程學習成果可以勾選。", rule="select_requires_certified",
                             field="state")

@@ -20,8 +20,9 @@ from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, Fil
                                  safe_display_name, unsafe_name_reason)
 from workflows.core.policy import KIND_LABELS, MB, FileRule
 from workflows.items.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification,
-                             count_items, guard_version, item_state_label, require_enrolled,
+                             count_items, item_state_label, require_enrolled,
                              require_enrolled_in, student_side, text_field)
+from workflows.core.guards import require_current
 from workflows.core.transitions import allowed_events, fire, record, require_allowed, start
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
@@ -247,17 +248,26 @@ def _create(uow, actor, student: Student, kind, academic_year, semester, *, cour
 _UNCHANGED = object()
 
 
+@dataclass(frozen=True)
+class Edited:
+    """What an edit did: the item after it, and whether a changed file voided its certification
+    (the student is told to submit it again)."""
+
+    item: Item
+    voided_certification: bool
+
+
 def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, description=_UNCHANGED,
               external_link=_UNCHANGED, document: Upload | None | object = _UNCHANGED,
               media: Upload | None | object = _UNCHANGED, expected_version: int | None = None,
-              now: datetime | None = None) -> Item:
+              now: datetime | None = None) -> Edited:
     """編輯: change text or files while the upload window is open. Passing None for a file slot
     removes that file. Replacing a certified outcome's file with different content voids the
     certification (back to draft); the identical file (same hash) keeps it."""
     now = now_or(now)
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
     actor = student_side(uow, actor, item.student_id)
-    guard_version(item, expected_version)
+    require_current(item, expected_version, what="這個項目")
     if item.state not in EDITABLE_STATES[item.kind]:
         raise NotEditable(item)
     _upload_window(uow, item.kind, item.academic_year, item.semester, now, "編輯")
@@ -284,15 +294,16 @@ def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, title=_UNCHANGED, 
                             field="document")
     item.updated_at = now
     certified_files = (item.certified_document_sha256, item.certified_media_sha256)
-    if item.state in ("certified", "unselected") and item.kind == "course_outcome" \
-            and files_changed and (item.document_sha256, item.media_sha256) != certified_files:
+    voided = (item.state in ("certified", "unselected") and item.kind == "course_outcome"
+              and files_changed and (item.document_sha256, item.media_sha256) != certified_files)
+    if voided:
         fire(uow.session, item, "void_certification", actor=actor, at=now,
              reason="學生更換檔案，原認證失效，需重新送出認證")
         clear_certification(item)
     else:
         record(uow.session, item, event="edit", from_state=item.state, actor=actor, at=now)
     uow.commit()
-    return item
+    return Edited(item, voided)
 
 
 def delete_item(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None,
@@ -302,7 +313,7 @@ def delete_item(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version
     now = now_or(now)
     item = uow.get(Item, item_id, for_update=True, what="學習歷程項目")
     actor = student_side(uow, actor, item.student_id)
-    guard_version(item, expected_version)
+    require_current(item, expected_version, what="這個項目")
     require_allowed(item, "delete")
     _upload_window(uow, item.kind, item.academic_year, item.semester, now, "刪除")
     fire(uow.session, item, "delete", actor=actor, at=now)
