@@ -19,7 +19,7 @@ from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD, YEAR, World
 from workflows.central import batches
 from workflows.items import certification, selection
 from workflows.core import transitions
-from workflows.core.errors import Forbidden, InvalidInput, InvalidTransition, RuleViolation
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
 from workflows.central.precheck import precheck_courses
 
 LATER = AFTER_SELECTION + timedelta(days=1)
@@ -149,6 +149,26 @@ def test_the_batch_machine_refuses_events_out_of_order(world, tmp_path):
     with pytest.raises(InvalidTransition):
         export(world, batch_id, tmp_path / "again")
     assert not (tmp_path / "again").exists()
+
+
+def test_a_stale_batch_page_changes_nothing(world, tmp_path):
+    selected_outcomes(world, (0,))
+    batch_id = create(world)
+    with world.uow() as uow:
+        seen = uow.get(SubmissionBatch, batch_id).version
+    world.run(batches.export_batch, world.staff(), batch_id, tmp_path, expected_version=seen, now=LATER)
+    for change in (lambda: world.run(batches.export_batch, world.staff(), batch_id, tmp_path / "again",
+                                     expected_version=seen, now=LATER),
+                   lambda: world.run(batches.submit_batch, world.staff(), batch_id, expected_version=seen, now=LATER),
+                   lambda: world.run(batches.cancel_batch, world.staff(), batch_id, expected_version=seen, now=LATER)):
+        with pytest.raises(Conflict) as refused:
+            change()
+        assert "這個提交批次在你開啟頁面後已被變更" in refused.value.message
+        assert refused.value.details["state"] == "exported"
+    assert not (tmp_path / "again").exists()
+    with world.uow() as uow:
+        assert uow.get(SubmissionBatch, batch_id).state == "exported"
+        assert uow.session.scalars(select(Item.state)).all() == ["selected"]
 
 
 def test_only_submission_offices_handle_batches(world):

@@ -212,3 +212,19 @@ def test_undo_twice_is_refused_the_second_time(world):
     with pytest.raises(InvalidTransition):
         world.run(undo_certification, world.teacher, ids, now=IN_UPLOAD)
     assert len(audit(world, "revoke_certification")) == 1
+
+
+def test_undo_from_a_stale_page_revokes_nothing(world):
+    ids = [waiting(world, 0), waiting(world, 1)]
+    world.run(bulk_certify, world.teacher, ids, expected_versions=None, now=IN_UPLOAD)
+    seen = {i: item.version for i, item in items(world, ids).items()}
+    # Undone and certified again in another tab after this page was loaded.
+    world.run(undo_certification, world.teacher, ids[1:], now=IN_UPLOAD)
+    world.run(certification.certify, world.teacher, ids[1], now=IN_UPLOAD)
+
+    with pytest.raises(Conflict) as refused:
+        world.run(undo_certification, world.teacher, ids, expected_versions=seen, now=IN_UPLOAD)
+
+    assert "已被變更" in refused.value.message and refused.value.details["item_id"] == ids[1]
+    assert states(world, ids) == ["certified", "certified"]
+    assert len(audit(world, "revoke_certification")) == 1

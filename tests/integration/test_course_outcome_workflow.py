@@ -263,3 +263,22 @@ def test_a_performance_takes_a_link_and_refuses_a_bad_one(world):
         upload_performance(uow, student, student_id=world.student_ids[0], academic_year=YEAR,
                            category="volunteer", title="連結", external_link="javascript:alert(1)", now=IN_UPLOAD)
     assert refused.value.field == "external_link"
+
+
+def test_an_edit_says_whether_it_voided_the_certification(world):
+    item_id = world.upload(data=samples.pdf("v1"))
+    world.run(certification.submit, world.student(), item_id, now=IN_UPLOAD)
+    world.run(certification.certify, world.teacher, item_id, now=IN_UPLOAD)
+
+    same = world.run(edit_item, world.student(), item_id, document=Upload.of(samples.pdf("v1"), "same.pdf"),
+                     now=IN_UPLOAD)
+    assert (same.item.state, same.voided_certification) == ("certified", False)
+    retitled = world.run(edit_item, world.student(), item_id, title="改過的標題", now=IN_UPLOAD)
+    assert (retitled.item.state, retitled.voided_certification) == ("certified", False)
+    replaced = world.run(edit_item, world.student(), item_id, document=Upload.of(samples.pdf("v2"), "new.pdf"),
+                         now=IN_UPLOAD)
+    assert (replaced.item.state, replaced.voided_certification) == ("draft", True)
+    # A draft's new file has no certification to void.
+    again = world.run(edit_item, world.student(), item_id, document=Upload.of(samples.pdf("v3"), "v3.pdf"),
+                      now=IN_UPLOAD)
+    assert (again.item.state, again.voided_certification) == ("draft", False)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from persistence.tables import AuditEntry, Item
 from tests.world import IN_RECEIPT, World
 from workflows.central import disputes, receipts
-from workflows.core.errors import Forbidden, InvalidInput, InvalidTransition
+from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
 from workflows.core.policy import load_policy
 from workflows.central.portfolio_view import student_receipts
 
@@ -150,3 +150,29 @@ def test_the_policy_decides_the_office(db, files):
         world.run(disputes.resolve, equipment, item_id, kind="answered", reason="x", now=IN_RECEIPT)
     world.run(receipts.resolve, registry, item_id, note="註冊組已回覆", now=IN_RECEIPT)  # the older entry point
     assert (stored(world, item_id).resolution, stored(world, item_id).resolution_note) == ("answered", "註冊組已回覆")
+
+
+def test_a_stale_receipt_page_neither_confirms_nor_disputes(world):
+    receipt_id = world.to_receipts((0,))[0]
+    seen = world.run(student_receipts, world.student(0), world.student_ids[0], now=IN_RECEIPT).receipts[0].version
+    world.run(receipts.confirm, world.student(0), receipt_id, expected_version=seen, now=IN_RECEIPT)
+    with pytest.raises(Conflict) as refused:
+        world.run(receipts.dispute, world.student(0), receipt_id, reason="其實少了一件", expected_version=seen,
+                  now=IN_RECEIPT)
+    assert "這份收訖明細在你開啟頁面後已被變更" in refused.value.message
+    assert refused.value.details["state"] == "confirmed"
+    with world.uow() as uow:
+        assert uow.session.scalars(uow.select(Item.state).where(Item.receipt_id == receipt_id)).all() == [
+            "receipt_confirmed"]
+
+
+def test_a_stale_dispute_page_settles_nothing(world, offices):
+    item_id = disputed_item(world)
+    seen = stored(world, item_id).version
+    world.run(disputes.resolve, offices["equipment"], item_id, kind="answered", reason="已回覆",
+              expected_version=seen, now=IN_RECEIPT)
+    with pytest.raises(Conflict) as refused:
+        world.run(receipts.resolve, offices["equipment"], item_id, note="再處理一次", kind="resubmit",
+                  expected_version=seen, now=IN_RECEIPT)
+    assert "這個項目在你開啟頁面後已被變更" in refused.value.message
+    assert (stored(world, item_id).resolution, stored(world, item_id).resolution_note) == ("answered", "已回覆")
