@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS  # noqa: F401 (roster.X)
+from persistence.vocabulary import (BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS,  # noqa: F401 (roster.X)
+                                    CadreLevel, GradeRecordKind)
 from workflows.core.clock import ROC_OFFSET
 from workflows.core.errors import InvalidInput
 
@@ -165,15 +166,8 @@ GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 # What the cells say for stored codes.
-CADRE_LEVEL_LABELS = {"school": "校級", "class": "班級", "club": "社團"}
-GRADE_KIND_LABELS = {
-    "semester": "學期成績",
-    "year": "學年成績",
-    "makeup": "補考",
-    "retake": "重修",
-    "remedial": "補修",
-    "credit_transfer": "學分抵免",
-}
+CADRE_LEVEL_LABELS = CadreLevel.labels()
+GRADE_KIND_LABELS = GradeRecordKind.labels()
 YES_NO = {True: "是", False: "否"}
 
 

@@ -29,6 +29,7 @@ from persistence.tables import (Account, AuditEntry, BatchEntry, CadreRecord, Co
                                 Enrolment, ExplorationRecord, FileDeletion, GradeRecord, GuardianLink,
                                 Item, OutboxMessage, Receipt, Student)
 from persistence.upsert import insert_ignoring_duplicates
+from persistence.vocabulary import StaffRecordKind
 from states import MACHINES
 from workflows.core.actors import Actor, system
 from workflows.core.clock import format_taipei, roc_date, taipei_date
@@ -42,8 +43,9 @@ STUDENT_ROWS = ((OutboxMessage, OutboxMessage.recipient_id), (GuardianLink, Guar
                 (ConsultationRecord, ConsultationRecord.student_id),
                 (ExplorationRecord, ExplorationRecord.student_id), (Item, Item.student_id),
                 (Receipt, Receipt.student_id), (Enrolment, Enrolment.student_id), (Student, Student.id))
-RECORD_LABELS = ((CadreRecord, "幹部紀錄"), (GradeRecord, "學業成績"), (ConsultationRecord, "課程諮詢紀錄"),
-                 (ExplorationRecord, "學群探索紀錄"))
+RECORD_LABELS = ((CadreRecord, StaffRecordKind.CADRE.label), (GradeRecord, StaffRecordKind.GRADE.label),
+                 (ConsultationRecord, StaffRecordKind.CONSULTATION.label),
+                 (ExplorationRecord, StaffRecordKind.EXPLORATION.label))
 CHUNK = 500
 # Open business holds a purge: a receipt the student has not answered, a dispute not resolved.
 OPEN_RECEIPT_STATES = tuple(s.id for s in MACHINES["receipt"].states if not s.final)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from persistence.db import Database
 from persistence.tables import Account, GuardianLink, Staff, StaffRole, Student
+from persistence.vocabulary import AccountKind
 from workflows.core.actors import Actor
 from workflows.core.clock import taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, NotFound
@@ -106,7 +107,7 @@ def create_account(uow: UnitOfWork, actor: Actor, *, username: str, password: st
     return account
 
 
-ACCOUNT_KIND_LABELS = {"student": "學生", "staff": "教職員", "guardian": "家長"}
+ACCOUNT_KIND_LABELS = AccountKind.labels()
 
 
 def _one_account_each(uow: UnitOfWork, condition, who: str) -> None:

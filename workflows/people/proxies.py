@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select
 
 from persistence.tables import (UNAVAILABILITY_REASONS, AuditEntry, ProxyAssignment, Staff, StaffRole,
                                 Unavailability)
+from persistence.vocabulary import UnavailabilityReason
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import taipei_date
@@ -26,7 +27,7 @@ from workflows.core.unit_of_work import UnitOfWork, now_or
 
 # Who edits the lists: the working group's executive secretary and the platform administrator.
 EDITOR_ROLES = working_group.EDITOR_ROLES
-REASON_LABELS = {"leave": "請假", "departed": "離職", "incident": "突發狀況"}
+REASON_LABELS = UnavailabilityReason.labels()
 NOTE_MAX = 200
 LIST_MAX = 10
 AUDIT_KINDS = ("proxy_list", "unavailability", "certify_only")

@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from persistence.db import Database
 from persistence.tables import Account, School, SignInSession, Staff, StaffRole
+from persistence.vocabulary import SignInKind
 from workflows.core.roles import Role
 from workflows.core.unit_of_work import prepare, remember_staff_roles
 
-WEB, API = "web", "api"
-KINDS = (WEB, API)
+WEB, API = SignInKind.WEB.value, SignInKind.API.value
+KINDS = SignInKind.codes()
 TOUCH_EVERY = timedelta(minutes=1)
 # token_urlsafe(32) is 43 characters; anything much longer is not one of ours and is not hashed.
 _VALUE_MAX = 100

@@ -19,6 +19,7 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 
 from persistence.tables import CadreRecord, Student
+from persistence.vocabulary import CadreLevel
 from workflows.core import spreadsheet_text
 from workflows.core.actors import Actor
 from workflows.school.csv_rows import (Column, Parsed, Row, RowError, lookup, lookup_table, parse_academic_year,
@@ -394,7 +395,7 @@ def import_csv(uow: UnitOfWork, actor: Actor, kind: RecordKind, data: bytes, *,
 # =============================================================================================
 # Cadre records
 
-LEVELS = {"school": "校級", "class": "班級", "club": "社團"}
+LEVELS = CadreLevel.labels()
 UNIT_MAX, POSITION_MAX = 60, 40
 
 _LEVELS = lookup_table([(code, code) for code in LEVELS] + [(label, code) for code, label in LEVELS.items()]

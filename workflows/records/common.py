@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Iterable
 
 from persistence.tables import Student
+from persistence.vocabulary import StaffRecordKind
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, NotFound
 from workflows.people.offices import require_office
@@ -13,7 +14,8 @@ from workflows.core.roles import Role
 from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork
 
-CADRE, GRADE, CONSULTATION, EXPLORATION = "cadre", "grade", "consultation", "exploration"
+CADRE, GRADE = StaffRecordKind.CADRE.value, StaffRecordKind.GRADE.value
+CONSULTATION, EXPLORATION = StaffRecordKind.CONSULTATION.value, StaffRecordKind.EXPLORATION.value
 
 # The office that enters and corrects each kind (issue 5; seed 002's division of work).
 OWNERS: dict[str, tuple[Role, ...]] = {
@@ -22,7 +24,7 @@ OWNERS: dict[str, tuple[Role, ...]] = {
     CONSULTATION: (Role.COURSE_CONSULTANT,),  # 課程諮詢教師
     EXPLORATION: (Role.COUNSELLING,),       # 輔導室
 }
-LABELS = {CADRE: "幹部紀錄", GRADE: "學業成績", CONSULTATION: "課程諮詢紀錄", EXPLORATION: "學群探索紀錄"}
+LABELS = StaffRecordKind.labels()
 # Who reads every kind besides its owners: the working group's overseers.
 OVERSEERS = (Role.EXECUTIVE_SECRETARY, Role.PRINCIPAL, Role.ADMIN)
 

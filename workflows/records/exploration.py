@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from persistence.tables import ExplorationRecord, Student
+from persistence.vocabulary import CareerGroup
 from workflows.core import spreadsheet_text
 from workflows.core.actors import Actor
 from workflows.core.clock import academic_year_bounds, roc_date, taipei_date
@@ -27,15 +28,8 @@ ACTIVITY_MAX = 60
 NOTES_MAX = 1000
 YEARS = range(100, 200)  # ROC 學年度 this service can hold
 
-# The 18 學群, in the order the college-admission guides list them: code → label (without 學群).
-CAREER_GROUPS: dict[str, str] = {
-    "information": "資訊", "engineering": "工程", "math_physics_chemistry": "數理化",
-    "medicine_health": "醫藥衛生", "life_science": "生命科學", "bioresources": "生物資源",
-    "earth_environment": "地球環境", "architecture_design": "建築設計", "arts": "藝術",
-    "social_psychology": "社會心理", "mass_communication": "大眾傳播", "foreign_languages": "外語",
-    "humanities": "文史哲", "education": "教育", "law_politics": "法政", "management": "管理",
-    "finance_economics": "財經", "leisure_sports": "遊憩運動",
-}
+# The 18 學群: code → label (without 學群).
+CAREER_GROUPS: dict[str, str] = CareerGroup.labels()
 FIELD_LABELS = {"academic_year": "學年度", "semester": "學期", "held_on": "日期", "career_group": "學群",
                 "activity": "活動名稱", "notes": "心得或紀錄"}
 

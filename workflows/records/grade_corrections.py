@@ -23,6 +23,7 @@ from datetime import datetime
 
 from persistence.tables import (AuditEntry, GradeCorrection, GradeCorrectionLine, GradeRecord, Staff,
                                 Student)
+from persistence.vocabulary import GradeCorrectionKind, GradeCorrectionReason
 from states import allowed_from, event_label, state_label
 from states.grade_correction import GradeCorrectionMachine
 from workflows.people import proxies
@@ -40,8 +41,8 @@ from workflows.core.unit_of_work import UnitOfWork, now_or
 
 MACHINE = GradeCorrectionMachine
 SUBJECT_KIND = "grade_correction"
-KINDS = {"exam": "定期成績", "daily": "日常成績", "makeup": "補考成績", "retake": "重修成績"}
-REASONS = {"entry_error": "登載錯誤", "marking_error": "評分錯誤", "other": "其他"}
+KINDS = GradeCorrectionKind.labels()
+REASONS = GradeCorrectionReason.labels()
 SEMESTERS = {1: "第 1 學期", 2: "第 2 學期"}
 SUBJECT_MAX, EXPLANATION_MAX, EXAM_NO_MAX, LINES_MAX = 60, 1000, 9, 200
 

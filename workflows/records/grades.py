@@ -21,7 +21,8 @@ import unicodedata
 from datetime import datetime
 from functools import lru_cache
 
-from persistence.tables import GRADE_RECORD_KINDS, GradeRecord
+from persistence.tables import GradeRecord
+from persistence.vocabulary import GradeRecordKind
 from workflows.school import calendar
 from workflows.core.actors import Actor
 from workflows.core.clock import format_deadline
@@ -35,15 +36,13 @@ from workflows.records.cadre import (Correction, Field, ImportCounts, Line, Limi
 from workflows.records.common import GRADE, forbid_students, require_owner
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
-RECORD_KINDS = {"semester": "學期", "year": "學年", "makeup": "補考", "retake": "重修", "remedial": "補修",
-                "credit_transfer": "學分抵免"}
-assert tuple(RECORD_KINDS) == GRADE_RECORD_KINDS
+RECORD_KINDS = GradeRecordKind.labels()
 PASS_MARK = 60
 SUBJECT_MAX, CREDITS_MAX = 60, 30
 SEMESTERS = {0: "學年", 1: "第 1 學期", 2: "第 2 學期"}
 
 _KINDS = lookup_table([(code, code) for code in RECORD_KINDS] + [(label, code) for code, label in RECORD_KINDS.items()]
-                + [("學期成績", "semester"), ("學年成績", "year"), ("抵免", "credit_transfer")])
+                + [("學期", "semester"), ("學年", "year"), ("抵免", "credit_transfer")])
 
 
 def _record_kind(value: str) -> str:
@@ -73,10 +72,10 @@ def _kind_label(code: str) -> str:
 def _term_rules(values: dict) -> list[tuple[str, LimitError]]:
     kind, semester = values.get("record_kind"), values.get("semester")
     if semester == 0 and kind != "year":
-        return [("semester", LimitError(f"學期 0 表示學年成績，只能用於成績類別「學年」（目前為「{_kind_label(kind)}」）",
+        return [("semester", LimitError(f"學期 0 表示學年成績，只能用於成績類別「{GradeRecordKind.YEAR.label}」（目前為「{_kind_label(kind)}」）",
                                         rule="semester_zero_only_for_year_grades", limit=0))]
     if kind == "year" and semester not in (0, None):
-        return [("semester", LimitError("成績類別「學年」的學期須填 0",
+        return [("semester", LimitError(f"成績類別「{GradeRecordKind.YEAR.label}」的學期須填 0",
                                         rule="semester_zero_only_for_year_grades", limit=0))]
     return []
 

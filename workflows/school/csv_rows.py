@@ -21,7 +21,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 from workflows.core.clock import ROC_OFFSET, taipei_date, utc_now
@@ -30,7 +29,7 @@ from workflows.core.numbers import whole
 from workflows.people.personal_data import NationalIdError, mask_national_id, validate_national_id
 from workflows.core.roles import (DIVISION_LABELS, ENROLMENT_STATUS_LABELS, ROLE_LABELS, Division,
                              EnrolmentStatus, Role)
-from persistence.vocabulary import TRACK_LABELS
+from persistence.vocabulary import TRACK_LABELS, CertificationRoute
 
 T = TypeVar("T")
 
@@ -70,19 +69,7 @@ class Parsed(Generic[T]):
         return [str(error) for error in self.errors]
 
 
-class CertificationRoute(StrEnum):
-    """Who certifies a course's outcomes when the teacher cannot (認證代理類別)."""
-
-    IN_SCHOOL = "in_school"
-    EXTERNAL_MULTI_ELECTIVE = "external_multi_elective"
-    PE_MUSIC_SPECIALTY = "pe_music_specialty"
-
-
-ROUTE_LABELS = {
-    CertificationRoute.IN_SCHOOL: "校內課程",
-    CertificationRoute.EXTERNAL_MULTI_ELECTIVE: "外校多元選修",
-    CertificationRoute.PE_MUSIC_SPECIALTY: "體育/音樂專長",
-}
+ROUTE_LABELS = {route: route.label for route in CertificationRoute}
 
 
 @dataclass(frozen=True)

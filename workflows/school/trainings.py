@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from persistence.tables import TRAINING_KINDS, TrainingSession
+from persistence.vocabulary import TrainingKind
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import academic_year_of, roc_date, taipei_date
@@ -18,8 +19,7 @@ from workflows.core.numbers import echoed, whole
 from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork
 
-KIND_LABELS = {"training": "教育訓練（系統操作）", "workshop": "教師研習（工作坊）",
-               "parent_session": "親師說明（家長場次）"}
+KIND_LABELS = TrainingKind.labels()
 # Who records and deletes: the executive secretary (執行秘書) and the school's administrator;
 # the working group's offices read.
 EDITOR_ROLES = working_group.EDITOR_ROLES
