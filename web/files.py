@@ -25,14 +25,15 @@ def preview(item_id: int, slot: str):
     if sha256 is None:
         abort(404)
     stream = files().open(sha256)
-    response = Response(_chunks(stream), mimetype=MEDIA_TYPES.get(kind, "application/octet-stream"))
+    response = Response(chunks(stream), mimetype=MEDIA_TYPES.get(kind, "application/octet-stream"))
     response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name or slot)}"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'self'"
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
 
 
-def _chunks(stream, size: int = 64 * 1024):
+def chunks(stream, size: int = 64 * 1024):
+    """The stream's bytes in pieces for a streamed response, closing it at the end."""
     with stream:
         while chunk := stream.read(size):
             yield chunk

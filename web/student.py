@@ -17,7 +17,7 @@ from states import MACHINES, event_label, state_label
 from web.context import current_account, login_required, now, school_uow
 from web.forms import (EditForm, OutcomeUploadForm, PerformanceUploadForm, ReceiptAnswerForm,
                        VersionForm, parse, upload_of)
-from web.files import _chunks
+from web.files import chunks
 from workflows.items import certification, self_download, selection, uploads
 from workflows.central import receipts as receipt_cases
 from workflows.people.access import require_student
@@ -97,7 +97,7 @@ def portfolio_download(student_id: int):
         raise
     out.seek(0)
     name = f"學習歷程檔案_{summary.student_no}.zip"
-    response = Response(_chunks(out), mimetype="application/zip")
+    response = Response(chunks(out), mimetype="application/zip")
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"portfolio-{summary.student_no}.zip\"; filename*=UTF-8''{quote(name)}")
     response.headers["Cache-Control"] = "private, no-store"

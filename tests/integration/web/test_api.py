@@ -395,6 +395,22 @@ def test_receipts_listed_confirmed_and_disputed(client, people, world, at):
         assert {uow.get(Receipt, r).state for r in ids.values()} == {"confirmed", "disputed"}
 
 
+def test_a_stale_receipt_version_is_a_409_and_changes_nothing(client, people, world, at):
+    ids = world.to_receipts((0,))
+    at(IN_RECEIPT)
+    student = api_token(client, "stu0")
+    seen = client.get("/api/v1/receipts", headers=student).get_json()["items"][0]["version"]
+    confirmed = client.post(f"/api/v1/receipts/{ids[0]}/events/confirm", headers=student,
+                            json={"expected_version": seen})
+    assert confirmed.status_code == 200, confirmed.get_json()
+    stale = _error(client.post(f"/api/v1/receipts/{ids[0]}/events/dispute", headers=student,
+                               json={"reason": "不對", "expected_version": seen}), 409)
+    assert stale["error"] == "conflict" and stale["details"]["state"] == "confirmed"
+    assert stale["details"]["current_version"] == confirmed.get_json()["version"]
+    with world.uow() as uow:
+        assert uow.get(Receipt, ids[0]).state == "confirmed"
+
+
 def test_a_receipt_cannot_be_confirmed_after_its_window(client, people, world, at):
     ids = world.to_receipts((0,))
     at(IN_RECEIPT.replace(month=11))

@@ -386,6 +386,17 @@ def test_a_dispute_needs_a_reason(student, app, world, receipt_id):
     assert receipt_state(world, receipt_id) == ("disputed", "少了一份報告", ["disputed"])
 
 
+def test_a_stale_receipts_page_is_refused_and_nothing_changes(student, app, world, receipt_id):
+    app.config["NOW"] = IN_RECEIPT
+    url = f"/students/{world.student_ids[0]}/receipts"
+    [version] = set(re.findall(r'name="version" value="(\d+)"', text(student.get(url))))
+    confirmed = post_form(student, f"{url}/{receipt_id}/confirm", {"version": version})
+    assert "已確認收訖明細" in flash_after(student, confirmed)
+    stale = post_form(student, f"{url}/{receipt_id}/dispute", {"version": version, "reason": "其實少了一件"})
+    assert stale.status_code == 409 and "已被變更" in text(stale)
+    assert receipt_state(world, receipt_id) == ("confirmed", None, ["receipt_confirmed"])
+
+
 def test_a_receipt_cannot_be_answered_after_its_window(student, app, world, receipt_id):
     app.config["NOW"] = AFTER_SELECTION.replace(month=11)
     url = f"/students/{world.student_ids[0]}/receipts"
