@@ -18,7 +18,7 @@ from workflows.people import proxies
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
 from workflows.records.grade_corrections import LineInput
 from workflows.records import grades
-from workflows.records.cadre import RowsRejected
+from workflows.records.engine import RowsRejected
 
 # 114 學年度第 1 學期: 成績複查 2026-02-01 .. 02-10 (Taipei); grades lock from 02-11 00:00 Taipei.
 BEFORE_LOCK = datetime(2026, 2, 10, 15, 0, tzinfo=timezone.utc)  # 02-10 23:00 Taipei

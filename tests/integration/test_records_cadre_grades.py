@@ -15,7 +15,7 @@ from workflows.people import proxies
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from workflows.records import cadre, grades
-from workflows.records.cadre import RowsRejected
+from workflows.records.engine import RowsRejected
 
 
 @pytest.fixture

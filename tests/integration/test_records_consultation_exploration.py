@@ -14,6 +14,7 @@ from workflows.people import proxies
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from workflows.records import consultation as cr
 from workflows.records import exploration as ex
+from workflows.records.engine import RowsRejected
 from workflows.items.uploads import Upload
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 115/03/02 10:00 Taipei, 114 學年度第 2 學期
@@ -226,7 +227,7 @@ def test_a_bad_consultation_csv_names_every_row_error_and_imports_nothing(world,
            "9999999,2025-10-30,10:00,輔導室,內容,建議\n"
            f"3010001,2025-10-31,25:00,{'地' * 61},內容,建議\n"
            "3010002,2026-12-01,09:00,輔導室,,建議\n")
-    with pytest.raises(cr.RecordImportRejected) as refused:
+    with pytest.raises(RowsRejected) as refused:
         world.run(cr.import_consultations, world.staff(consultant), bad.encode(), now=NOW)
     shown = refused.value.details["errors"]
     assert "第 3 行「學號」：找不到學號「9999999」的學生" in shown
@@ -333,7 +334,7 @@ def test_a_bad_exploration_csv_names_every_row_error_and_imports_nothing(world, 
            "3010001,99,3,2025-10-30,占星學群,講座,\n"
            "3010002,114,1,2025-10-30,資訊,,\n"
            "3010002,114,1,2024-10-30,資訊,講座,\n")
-    with pytest.raises(cr.RecordImportRejected) as refused:
+    with pytest.raises(RowsRejected) as refused:
         world.run(ex.import_explorations, world.staff(counsellor), bad.encode(), now=NOW)
     shown = refused.value.details["errors"]
     assert any(e.startswith("第 3 行「學年度」") for e in shown)
@@ -366,7 +367,7 @@ def test_neither_kind_of_record_crosses_schools(db, files, world, consultant, co
     ours = world.run(cr.list_consultations, world.staff(), academic_year=114, semester=1, now=NOW)
     assert [v.consultant_name for v in ours] == ["張諮詢"]
     assert len(world.run(ex.list_explorations, world.staff(), academic_year=114, semester=1, now=NOW)) == 1
-    with pytest.raises(cr.RecordImportRejected) as refused:  # the other school's student numbers are unknown here
+    with pytest.raises(RowsRejected) as refused:  # the other school's student numbers are unknown here
         world.run(cr.import_consultations, world.staff(consultant),
                   CONSULTATION_CSV.replace("3010000", "3020000").encode(), now=NOW)
     assert "找不到學號「3020000」的學生" in " ".join(refused.value.details["errors"])

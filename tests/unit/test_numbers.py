@@ -12,7 +12,7 @@ from workflows.core.errors import DomainError, InvalidInput
 from workflows.records.grade_corrections import _whole
 from workflows.core.numbers import integer_text, whole
 from workflows.central.receipt_import import parse_receipt_file
-from workflows.records.cadre import whole_number
+from workflows.records.engine import whole_number
 
 HOSTILE = ("\u00b2", "\u0661", "1" * 10_000, "9" * 30, "\x00", "\u202e", "\U0001f600", "1.5", "0x10")
 

@@ -21,7 +21,7 @@ from web.records import bp
 from workflows.core.clock import roc_date, semester_of, taipei_date
 from workflows.core.errors import Conflict, InvalidInput, RuleViolation
 from workflows.records import cadre
-from workflows.records.cadre import RowsRejected
+from workflows.records.engine import RowsRejected
 
 FIXABLE = (RuleViolation, InvalidInput, Conflict)
 

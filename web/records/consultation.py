@@ -18,6 +18,7 @@ from workflows.core.clock import semester_of, taipei_date
 from workflows.core.errors import Conflict, InvalidInput, RuleViolation
 from workflows.central.portfolio_view import ACCEPT
 from workflows.records import consultation as records
+from workflows.records.engine import RowsRejected, student_of
 
 FIXABLE = (RuleViolation, InvalidInput, Conflict)
 MEDIA_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
@@ -91,7 +92,7 @@ def consultation_enter():
     try:
         with school_uow() as (uow, actor):
             values = parse(ConsultationForm, request.form)
-            student = records.find_student(uow, values["student_no"])
+            student = student_of(uow, student_no=values["student_no"])
             record = records.enter_consultation(
                 uow, actor, student_id=student.id, held_at=records.held_at_of(values["held_on"], values["held_time"]),
                 place=values["place"], content=values["content"], advice=values["advice"],
@@ -132,7 +133,7 @@ def consultation_correct(record_id: int):
                                                 now=now(), **changes)
     except FIXABLE as error:
         return _edit_page(record_id, error=error.message, status=error.status, draft=request.form.to_dict())
-    flash("已更正：" + "；".join(done.changes) if done.changes else "沒有任何變更，紀錄維持原樣。", "success")
+    flash(done.message, "success")
     return _back_to_list(done.record.academic_year, done.record.semester, record_id)
 
 
@@ -180,14 +181,13 @@ def consultation_import():
             raise InvalidInput("請選擇要匯入的 CSV 檔案。", field="csv")
         with school_uow() as (uow, actor):
             values = parse(ConsultationImportForm, request.form)
-            summary = records.import_consultations(uow, actor, upload.read(),
+            counts = records.import_consultations(uow, actor, upload.read(),
                                                    for_consultant_id=values["consultant_id"], now=now())
-    except records.RecordImportRejected as error:
+    except RowsRejected as error:
         return _list_page(error=error.message, status=error.status, row_errors=error.errors)
     except FIXABLE as error:
         return _list_page(error=error.message, status=error.status)
-    flash(f"已匯入課程諮詢紀錄：新增 {summary.added} 筆、更新 {summary.updated} 筆、"
-          f"與現有紀錄相同 {summary.unchanged} 筆。", "success")
+    flash(counts.message, "success")
     return _back_to_list(*term())
 
 

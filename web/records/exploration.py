@@ -16,7 +16,7 @@ from web.records.consultation import FIXABLE, DeleteForm, _required, csv_downloa
 from workflows.core.clock import roc_date
 from workflows.core.errors import InvalidInput
 from workflows.records import exploration as records
-from workflows.records.consultation import RecordImportRejected, find_student
+from workflows.records.engine import RowsRejected, student_of
 
 LIMITS = {"activity_max": records.ACTIVITY_MAX, "notes_max": records.NOTES_MAX, "roc_date": roc_date,
           "groups": [(code, records.career_group_label(code)) for code in records.CAREER_GROUPS]}
@@ -40,7 +40,7 @@ def _list_page(*, error: str | None = None, status: int = 200, draft: dict | Non
     with school_uow() as (uow, actor):
         views = records.list_explorations(uow, actor, academic_year=year, semester=semester, now=now())
         return render_template("records/exploration/list.html", views=views, year=year, semester=semester,
-                               may_enter=records.may_enter(uow, actor, now=now()), error=error,
+                               may_enter=records.may_enter_exploration(uow, actor, now=now()), error=error,
                                draft=draft or {}, row_errors=row_errors or [], **LIMITS), status
 
 
@@ -65,7 +65,7 @@ def exploration_enter():
     try:
         with school_uow() as (uow, actor):
             values = parse(ExplorationForm, request.form)
-            student = find_student(uow, values["student_no"])
+            student = student_of(uow, student_no=values["student_no"])
             record = records.enter_exploration(uow, actor, student_id=student.id, now=now(), **_fields(values))
     except FIXABLE as error:
         return _list_page(error=error.message, status=error.status, draft=request.form.to_dict())
@@ -77,7 +77,7 @@ def _edit_page(record_id: int, *, error: str | None = None, status: int = 200, d
     with school_uow() as (uow, actor):
         view = records.get_exploration(uow, actor, record_id, now=now())
         return render_template("records/exploration/edit.html", view=view, error=error, draft=draft,
-                               may_enter=records.may_enter(uow, actor, now=now()), **LIMITS), status
+                               may_enter=records.may_enter_exploration(uow, actor, now=now()), **LIMITS), status
 
 
 @bp.get("/exploration/<int:record_id>")
@@ -96,7 +96,7 @@ def exploration_correct(record_id: int):
                                                now=now(), **_fields(values))
     except FIXABLE as error:
         return _edit_page(record_id, error=error.message, status=error.status, draft=request.form.to_dict())
-    flash("已更正：" + "；".join(done.changes) if done.changes else "沒有任何變更，紀錄維持原樣。", "success")
+    flash(done.message, "success")
     return _back_to_list(done.record.academic_year, done.record.semester, record_id)
 
 
@@ -124,13 +124,12 @@ def exploration_import():
         if upload is None or not upload.filename:
             raise InvalidInput("請選擇要匯入的 CSV 檔案。", field="csv")
         with school_uow() as (uow, actor):
-            summary = records.import_explorations(uow, actor, upload.read(), now=now())
-    except RecordImportRejected as error:
+            counts = records.import_explorations(uow, actor, upload.read(), now=now())
+    except RowsRejected as error:
         return _list_page(error=error.message, status=error.status, row_errors=error.errors)
     except FIXABLE as error:
         return _list_page(error=error.message, status=error.status)
-    flash(f"已匯入學群探索紀錄：新增 {summary.added} 筆、更新 {summary.updated} 筆、"
-          f"與現有紀錄相同 {summary.unchanged} 筆。", "success")
+    flash(counts.message, "success")
     return _back_to_list(*term())
 
 

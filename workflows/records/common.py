@@ -1,5 +1,6 @@
-"""What every kind of staff-entered record shares: its owner office, who may read it, the audit
-row of every change, the optimistic version check, and the students named by school number."""
+"""What every kind of staff-entered record shares (engine.py and grade_corrections.py use it): its
+owner office, who may read it, the audit row of every change, and the students named by school
+number."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,7 @@ from typing import Iterable
 from persistence.tables import Student
 from persistence.vocabulary import StaffRecordKind
 from workflows.core.actors import Actor
-from workflows.core.errors import Conflict, Forbidden, NotFound
+from workflows.core.errors import Forbidden, NotFound
 from workflows.people.offices import require_office
 from workflows.core.roles import Role
 from workflows.core.transitions import note
@@ -59,41 +60,6 @@ def audit(uow: UnitOfWork, kind: str, record, *, event: str, actor: Actor, at: d
     note(uow.session, school_id=uow.school_id, subject_kind=subject_kind(kind), subject_id=record.id,
          student_id=record.student_id, event=event, actor=actor, at=at, reason=reason,
          file_hash=file_hash)
-
-
-def delete_audited(uow: UnitOfWork, kind: str, record, *, actor: Actor, at: datetime, why: str,
-                   snapshot: str, file_hash: str | None = None) -> None:
-    """Delete a record; its audit row keeps the reason and everything the record said. Commits."""
-    audit(uow, kind, record, event="delete", actor=actor, at=at, reason=f"刪除原因：{why}；原紀錄：{snapshot}",
-          file_hash=file_hash)
-    uow.session.delete(record)
-    uow.commit()
-
-
-def require_version(record, expected_version: int | None, kind: str) -> None:
-    """The stale-page guard: the form carried the version it showed."""
-    if expected_version is not None and expected_version != record.version:
-        raise Conflict(f"這筆{LABELS[kind]}在你開啟頁面後已被其他人修改；請重新整理後再更正，你的修改尚未儲存。",
-                       current_version=record.version)
-
-
-def apply_changes(record, values: dict, labels: dict[str, str], show=str) -> list[str]:
-    """Set the changed fields; return 「欄位：舊 → 新」 for each, for the audit reason."""
-    changed = []
-    for key, new in values.items():
-        old = getattr(record, key)
-        if old != new:
-            changed.append(f"{labels.get(key, key)}：{_shown(old, show)} → {_shown(new, show)}")
-            setattr(record, key, new)
-    return changed
-
-
-def _shown(value, show) -> str:
-    if value is None or value == "":
-        return "（空白）"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return show(value)
 
 
 def students_by_no(uow: UnitOfWork, student_nos: Iterable[str]) -> dict[str, Student]:

@@ -17,24 +17,22 @@ from datetime import date, datetime, time
 
 from persistence.files import FileTooLarge, StorageError
 from persistence.tables import ConsultationRecord, Staff, StaffRole, Student
-from workflows.core import spreadsheet_text
 from workflows.core.actors import Actor, OnBehalf
 from workflows.core.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
-                             taipei_date, to_taipei)
-from workflows.school.csv_rows import Column, Parsed, Row, RowError, parse_date, parse_file
-from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
-from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file, format_size,
-                                 safe_display_name)
-from workflows.school.imports import ImportRejected
+                                  taipei_date, to_taipei)
+from workflows.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
 from workflows.core.policy import MB, FileRule
-from workflows.people.proxies import ProxyBook, unavailable_ids
-from workflows.records import common
 from workflows.core.roles import Role
-from workflows.items.rules import REASON_MAX, text_field
 from workflows.core.unit_of_work import UnitOfWork, now_or
 from workflows.items.uploads import Upload
+from workflows.people.proxies import ProxyBook, unavailable_ids
+from workflows.records import common
+from workflows.records.engine import (Correction, Field, ImportCounts, Keepers, LimitError, RecordKind, correct,
+                                      delete, enter, import_csv, text_of)
+from workflows.school.csv_rows import parse_date
+from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file, format_size,
+                                        safe_display_name)
 
-KIND = common.CONSULTATION
 FILE_MAX_BYTES = 2 * MB  # the one place the 2 MB limit lives
 FILE_RULE = FileRule(kinds=("pdf", "jpg", "png"), max_bytes=FILE_MAX_BYTES)
 FILE_LIMIT_TEXT = f"PDF、JPG、PNG，上限 {format_size(FILE_MAX_BYTES)}"
@@ -43,54 +41,6 @@ TEXT_MAX = 2000
 # Before the 100 學年度 nothing here can have happened: an earlier date is a typing mistake.
 EARLIEST_DAY = academic_year_bounds(100)[0]
 READ_ALL = (Role.COUNSELLING, *common.OVERSEERS)
-FIELD_LABELS = {"held_at": "諮詢時間", "place": "地點", "content": "諮詢內容", "advice": "建議", "file": "附件"}
-UNCHANGED = object()  # a keyword of a correction the caller leaves as it is
-
-CSV_COLUMNS = (
-    Column("student_no", "學號"),
-    Column("held_on", "諮詢日期", ("日期",)),
-    Column("held_time", "諮詢時間", ("時間",)),
-    Column("place", "地點", ("諮詢地點",)),
-    Column("content", "諮詢內容", ("內容",)),
-    Column("advice", "建議", ("諮詢建議",)),
-)
-
-
-# -- shared with the exploration records (workflows/records/exploration.py) -----------------------
-
-class RecordImportRejected(ImportRejected):
-    """A records file had bad rows; nothing was imported."""
-
-    def __init__(self, label: str, errors: list[RowError]):
-        DomainError.__init__(self, f"{label}檔案有 {len(errors)} 個錯誤，整份檔案未匯入，請修正後重新匯入。",
-                             errors=[str(e) for e in errors])
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Correction:
-    """A correction's outcome: the changes as the audit row lists them (none: nothing written)."""
-
-    record: object
-    changes: list[str]
-
-
-@dataclass
-class ImportSummary:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-def find_student(uow: UnitOfWork, student_no: str) -> Student:
-    """The school's student with this number (學號), or InvalidInput naming the field."""
-    student_no = (student_no or "").strip()
-    if not student_no:
-        raise InvalidInput("請填寫學號。", field="student_no")
-    student = common.students_by_no(uow, [student_no]).get(student_no)
-    if student is None:
-        raise InvalidInput(f"找不到學號「{student_no}」的學生。", field="student_no")
-    return student
 
 
 # -- who keeps which records ---------------------------------------------------------------------
@@ -179,6 +129,22 @@ def enter_choices(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None)
     return [(sid, f"{behalf.name}（代理）" if behalf else actor.name) for sid, behalf in found.acts_for.items()]
 
 
+class Consultants(Keepers):
+    """Each consultant keeps his own records (his proxy while he is away); nobody else enters,
+    corrects or deletes them."""
+
+    def for_new(self, uow: UnitOfWork, actor: Actor, kind: RecordKind, doing: str, now: datetime,
+                keeper_id: int | None) -> tuple[dict, Actor]:
+        consultant_id, acting = _consultant(actor, access(uow, actor, now=now), keeper_id)
+        return {"consultant_id": consultant_id}, acting
+
+    def for_change(self, uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int, doing: str,
+                   now: datetime) -> tuple[ConsultationRecord, Actor]:
+        found = access(uow, actor, now=now)
+        record = _load(uow, found, record_id, for_update=True)
+        return record, _keeper(actor, found, record)
+
+
 # -- the fields ------------------------------------------------------------------------------------
 
 def held_at_of(day: date, clock: time) -> datetime:
@@ -191,37 +157,59 @@ def term_of(held_at: datetime) -> tuple[int, int]:
     return semester_of(taipei_date(held_at))
 
 
-def _held_at(value, now: datetime) -> datetime:
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def parse_clock(value: str) -> time:
+    """14:30, 9:05 (full-width digits and colon too): a 24-hour Taipei time."""
+    match = _CLOCK.fullmatch(unicodedata.normalize("NFKC", value).strip())
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"「{value}」不是有效的時間；請填 24 小時制 HH:MM，例如 14:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _moment(value) -> datetime:
     if not isinstance(value, datetime):
         raise InvalidInput("請填寫諮詢日期與時間。", field="held_at")
     if value.tzinfo is None:
         raise InvalidInput("諮詢時間須為臺北時間（含時區）。", field="held_at")
-    moment = as_utc(value)
+    return as_utc(value)
+
+
+def _happened(moment: datetime, now: datetime) -> LimitError | None:
     if moment > now:
-        raise RuleViolation(f"諮詢時間 {format_taipei(moment)} 晚於現在（{format_taipei(now)}），"
-                            "不能登錄尚未發生的諮詢。", rule="not_in_future", field="held_at",
-                            limit=format_taipei(now))
+        return LimitError(f"{format_taipei(moment)} 晚於現在（{format_taipei(now)}），不能登錄尚未發生的諮詢",
+                          rule="not_in_future", limit=format_taipei(now))
     if taipei_date(moment) < EARLIEST_DAY:
-        raise RuleViolation(f"諮詢日期 {taipei_date(moment).isoformat()} 早於 {EARLIEST_DAY.isoformat()}，"
-                            "請確認是否填錯。", rule="too_early", field="held_at", limit=EARLIEST_DAY.isoformat())
-    return moment
+        return LimitError(f"{taipei_date(moment).isoformat()} 早於 {EARLIEST_DAY.isoformat()}，請確認是否填錯",
+                          rule="too_early", limit=EARLIEST_DAY.isoformat())
+    return None
 
 
-def _texts(place, content, advice) -> dict:
-    return {"place": text_field(place, field="place", label="地點", max_chars=PLACE_MAX, required=True),
-            "content": text_field(content, field="content", label="諮詢內容", max_chars=TEXT_MAX, required=True),
-            "advice": text_field(advice, field="advice", label="建議", max_chars=TEXT_MAX, required=True)}
+def _with_term(moment: datetime) -> dict:
+    year, semester = term_of(moment)
+    return {"held_at": moment, "academic_year": year, "semester": semester}
 
 
 @dataclass(frozen=True)
-class _Stored:
+class Attachment:
+    """The record's file as stored: its hash, kind judged by content, size and display name."""
+
     sha256: str
     kind: str
     size: int
     name: str
 
+    def __str__(self) -> str:
+        return f"{self.name}（{self.sha256[:12]}）"
 
-def _store(uow: UnitOfWork, upload: Upload) -> _Stored:
+
+def _upload(value) -> Upload | None:
+    """A new file replaces the record's; None (no file) removes it."""
+    return value if isinstance(value, Upload) else None
+
+
+def _store(uow: UnitOfWork, upload: Upload) -> Attachment:
     """The file judged by its content as uploads are, then on stable storage (fsync'd). At 2 MB
     it is judged in memory first, so a refused file never reaches the store."""
     data = upload.stream.read(FILE_MAX_BYTES + 1)
@@ -239,7 +227,7 @@ def _store(uow: UnitOfWork, upload: Upload) -> _Stored:
         raise _too_large() from error
     except StorageError as error:
         raise StorageFailed(error.message, reason=error.reason, field="file") from error
-    return _Stored(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
+    return Attachment(stored.sha256, kind, stored.size, safe_display_name(upload.filename))
 
 
 def _too_large() -> RuleViolation:
@@ -247,21 +235,41 @@ def _too_large() -> RuleViolation:
                          rule="file_too_large", field="file", limit=FILE_MAX_BYTES)
 
 
-def _attach(record: ConsultationRecord, stored: _Stored | None) -> None:
-    record.file_sha256 = stored.sha256 if stored else None
-    record.file_kind = stored.kind if stored else None
-    record.file_size = stored.size if stored else None
-    record.file_name = stored.name if stored else None
+def _file_columns(attachment: Attachment | None) -> dict:
+    return {"file_sha256": attachment and attachment.sha256, "file_kind": attachment and attachment.kind,
+            "file_size": attachment and attachment.size, "file_name": attachment and attachment.name}
 
 
-def _file_text(name: str | None, sha256: str | None) -> str:
-    return f"{name}（{sha256[:12]}）" if sha256 else "（空白）"
+def _attachment(record: ConsultationRecord) -> Attachment | None:
+    if record.file_sha256 is None:
+        return None
+    return Attachment(record.file_sha256, record.file_kind, record.file_size, record.file_name or "附件")
 
 
-def _snapshot(record: ConsultationRecord, student_no: str | None = None) -> str:
-    who = f"學號 {student_no}，" if student_no else ""
-    return (f"{who}諮詢時間 {format_taipei(record.held_at)}，地點：{record.place}；諮詢內容：{record.content}；"
-            f"建議：{record.advice}；附件：{_file_text(record.file_name, record.file_sha256)}")
+def _summary(record: ConsultationRecord) -> str:
+    return f"諮詢時間 {format_taipei(record.held_at)}，地點：{record.place}"
+
+
+def _snapshot(record: ConsultationRecord) -> str:
+    return (f"{_summary(record)}；諮詢內容：{record.content}；建議：{record.advice}；"
+            f"附件：{_attachment(record) or '（空白）'}")
+
+
+FIELDS = (
+    Field("held_at", "諮詢時間", held_at_of, show=format_taipei, accept=_moment, check=_happened,
+          cells=(Field("held_on", "諮詢日期", parse_date, aliases=("日期",)),
+                 Field("held_time", "諮詢時間", parse_clock, aliases=("時間",))),
+          stored=_with_term),
+    text_of("place", "地點", PLACE_MAX, aliases=("諮詢地點",)),
+    text_of("content", "諮詢內容", TEXT_MAX, aliases=("內容",)),
+    text_of("advice", "建議", TEXT_MAX, aliases=("諮詢建議",)),
+    Field("file", "附件", None, required=False, accept=_upload, keep=_store, stored=_file_columns,
+          read=_attachment),  # not in a CSV file
+)
+KIND = RecordKind(common.CONSULTATION, ConsultationRecord, FIELDS, key=("held_at",), key_label="諮詢時間",
+                  summary=_summary, snapshot=_snapshot, unique=False, file_hash=lambda record: record.file_sha256,
+                  keepers=Consultants())
+CSV_COLUMNS = KIND.columns
 
 
 # -- use cases ----------------------------------------------------------------------------------
@@ -272,78 +280,34 @@ def enter_consultation(uow: UnitOfWork, actor: Actor, *, student_id: int, held_a
     """登錄 one consultation. `held_at` is aware (the page combines the Taipei date and time);
     `file` (Upload.of(bytes, name) or Upload(stream, name)) is stored only once the rest is valid.
     A proxy of several absent consultants names which one with `for_consultant_id`."""
-    now = now_or(now)
-    common.forbid_students(actor)
-    found = access(uow, actor, now=now)
-    consultant_id, acting = _consultant(actor, found, for_consultant_id)
-    student = common.require_student(uow, student_id)
-    moment = _held_at(held_at, now)
-    values = _texts(place, content, advice)
-    stored = _store(uow, file) if file is not None else None
-    year, semester = term_of(moment)
-    record = ConsultationRecord(school_id=uow.school_id, student_id=student.id, consultant_id=consultant_id,
-                                academic_year=year, semester=semester, held_at=moment, created_at=now,
-                                updated_at=now, **values)
-    _attach(record, stored)
-    uow.session.add(record)
-    uow.flush()
-    common.audit(uow, KIND, record, event="enter", actor=acting, at=now,
-                 reason=f"諮詢時間 {format_taipei(moment)}，地點：{record.place}", file_hash=record.file_sha256)
-    uow.commit()
-    return record
+    return enter(uow, actor, KIND, student_id=student_id, keeper_id=for_consultant_id, now=now,
+                 raw=dict(held_at=held_at, place=place, content=content, advice=advice, file=file))
 
 
 def correct_consultation(uow: UnitOfWork, actor: Actor, record_id: int, *, expected_version: int | None,
-                         held_at=UNCHANGED, place=UNCHANGED, content=UNCHANGED, advice=UNCHANGED,
-                         file=UNCHANGED, now: datetime | None = None) -> Correction:
-    """更正: the given fields (a new Upload replaces the file, None removes it). The audit row
-    lists 「欄位：舊 → 新」 and carries the file's hash after the change. Nothing changed: no
-    audit row, nothing written."""
-    now = now_or(now)
-    common.forbid_students(actor)
-    found = access(uow, actor, now=now)
-    record = _load(uow, found, record_id, for_update=True)
-    acting = _keeper(actor, found, record)
-    common.require_version(record, expected_version, KIND)
-    moment = record.held_at if held_at is UNCHANGED else _held_at(held_at, now)
-    texts = _texts(record.place if place is UNCHANGED else place,
-                   record.content if content is UNCHANGED else content,
-                   record.advice if advice is UNCHANGED else advice)
-    stored = _store(uow, file) if isinstance(file, Upload) else None
-    changes = []
-    if moment != record.held_at:
-        changes.append(f"{FIELD_LABELS['held_at']}：{format_taipei(record.held_at)} → {format_taipei(moment)}")
-        record.held_at = moment
-        record.academic_year, record.semester = term_of(moment)
-    changes += common.apply_changes(record, texts, FIELD_LABELS)
-    if file is not UNCHANGED and (stored.sha256 if stored else None, stored.name if stored else None) \
-            != (record.file_sha256, record.file_name if record.file_sha256 else None):
-        changes.append(f"{FIELD_LABELS['file']}：{_file_text(record.file_name, record.file_sha256)} → "
-                       f"{_file_text(stored.name if stored else None, stored.sha256 if stored else None)}")
-        _attach(record, stored)
-    if not changes:
-        return Correction(record, [])
-    record.updated_at = now
-    uow.flush()
-    common.audit(uow, KIND, record, event="correct", actor=acting, at=now, reason="；".join(changes),
-                 file_hash=record.file_sha256)
-    uow.commit()
-    return Correction(record, changes)
+                         now: datetime | None = None, **fields) -> Correction:
+    """更正 the given fields: held_at, place, content, advice, and file (a new Upload replaces it,
+    None removes it). The audit row lists 「欄位：舊 → 新」 and carries the file's hash after the
+    change. Nothing changed: no audit row, nothing written."""
+    return correct(uow, actor, KIND, record_id, expected_version=expected_version, raw=fields, now=now)
 
 
 def delete_consultation(uow: UnitOfWork, actor: Actor, record_id: int, *, reason: str,
                         expected_version: int | None = None, now: datetime | None = None) -> None:
     """刪除 with a reason. The row goes; its audit row keeps the reason and everything it said."""
-    now = now_or(now)
-    common.forbid_students(actor)
-    why = text_field(reason, field="reason", label="刪除原因", max_chars=REASON_MAX, required=True)
-    found = access(uow, actor, now=now)
-    record = _load(uow, found, record_id, for_update=True)
-    acting = _keeper(actor, found, record)
-    common.require_version(record, expected_version, KIND)
-    student = common.require_student(uow, record.student_id)
-    common.delete_audited(uow, KIND, record, actor=acting, at=now, why=why,
-                          snapshot=_snapshot(record, student.student_no), file_hash=record.file_sha256)
+    delete(uow, actor, KIND, record_id, expected_version=expected_version, reason=reason, now=now)
+
+
+def import_consultations(uow: UnitOfWork, actor: Actor, data: bytes, *, for_consultant_id: int | None = None,
+                         now: datetime | None = None) -> ImportCounts:
+    """匯入 (no files): the importing consultant (or the one he stands in for) is every row's
+    consultant. A row for a consultation already on file (same student and moment) corrects it;
+    the same file twice changes nothing. Any bad row: RowsRejected, nothing imported."""
+    return import_csv(uow, actor, KIND, data, keeper_id=for_consultant_id, now=now)
+
+
+def csv_template() -> bytes:
+    return KIND.csv_template()
 
 
 # -- what the pages show --------------------------------------------------------------------------
@@ -413,123 +377,10 @@ def get_consultation(uow: UnitOfWork, actor: Actor, record_id: int, *,
     return _views(uow, found, uow.select(ConsultationRecord).where(ConsultationRecord.id == record.id))[0]
 
 
-@dataclass(frozen=True)
-class StoredFileRef:
-    sha256: str
-    kind: str
-    name: str
-
-
 def consultation_file(uow: UnitOfWork, actor: Actor, record_id: int, *,
-                      now: datetime | None = None) -> StoredFileRef:
+                      now: datetime | None = None) -> Attachment:
     """The record's file, for those who may read the record; NotFound when it has none."""
-    found = _reader(uow, actor, now_or(now))
-    record = _load(uow, found, record_id)
-    if record.file_sha256 is None:
+    attachment = _attachment(_load(uow, _reader(uow, actor, now_or(now)), record_id))
+    if attachment is None:
         raise NotFound("這筆課程諮詢紀錄沒有附件。")
-    return StoredFileRef(record.file_sha256, record.file_kind, record.file_name or "附件")
-
-
-# -- CSV import (no files) ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ConsultationRow:
-    line: int
-    student_no: str
-    held_at: datetime
-    place: str
-    content: str
-    advice: str
-
-
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
-
-
-def parse_clock(value: str) -> time:
-    """14:30, 9:05 (full-width digits and colon too): a 24-hour Taipei time."""
-    match = _CLOCK.fullmatch(unicodedata.normalize("NFKC", value).strip())
-    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError(f"「{value}」不是有效的時間；請填 24 小時制 HH:MM，例如 14:30")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def parse_consultations(data: bytes, *, now: datetime, student_nos: set[str] | None = None) -> Parsed[ConsultationRow]:
-    """The file's rows, every field checked (student numbers against `student_nos`, the
-    school's, when given); errors by line and column."""
-    seen: dict[tuple[str, datetime], int] = {}
-
-    def build(row: Row) -> ConsultationRow | None:
-        student_no = row.required("student_no")
-        if student_no and student_nos is not None and student_no not in student_nos:
-            row.error("student_no", f"找不到學號「{student_no}」的學生")
-        day = row.convert("held_on", parse_date)
-        clock = row.convert("held_time", parse_clock)
-        place = row.text("place", PLACE_MAX)
-        content = row.text("content", TEXT_MAX)
-        advice = row.text("advice", TEXT_MAX)
-        moment = None
-        if day is not None and clock is not None:
-            try:
-                moment = _held_at(held_at_of(day, clock), now)
-            except DomainError as error:
-                row.error("held_on", error.message)
-        if student_no and moment is not None:
-            earlier = seen.setdefault((student_no, moment), row.line)
-            if earlier != row.line:
-                row.error("student_no", f"學號「{student_no}」在 {format_taipei(moment)} 的諮詢與第 {earlier} 行重複")
-        if row.failed:
-            return None
-        return ConsultationRow(row.line, student_no, moment, place, content, advice)
-
-    return parse_file(data, CSV_COLUMNS, build)
-
-
-def import_consultations(uow: UnitOfWork, actor: Actor, data: bytes, *, for_consultant_id: int | None = None,
-                         now: datetime | None = None) -> ImportSummary:
-    """匯入: the importing consultant (or the one he stands in for) is every row's consultant. A
-    row for a consultation already on file (same student and moment) corrects it; the same file
-    twice changes nothing. Any bad row: RecordImportRejected, nothing imported."""
-    now = now_or(now)
-    common.forbid_students(actor)
-    found = access(uow, actor, now=now)
-    consultant_id, acting = _consultant(actor, found, for_consultant_id)
-    school_nos = set(uow.session.scalars(uow.select(Student.student_no)))
-    parsed = parse_consultations(data, now=now, student_nos=school_nos)
-    if parsed.errors:
-        raise RecordImportRejected(common.LABELS[KIND], parsed.errors)
-    students = common.students_by_no(uow, [row.student_no for row in parsed.rows])
-    existing = {(r.student_id, r.held_at): r for r in uow.session.scalars(uow.select(ConsultationRecord).where(
-        ConsultationRecord.consultant_id == consultant_id,
-        ConsultationRecord.student_id.in_(sorted(s.id for s in students.values()))))}
-    summary = ImportSummary()
-    for row in parsed.rows:
-        student = students[row.student_no]
-        texts = {"place": row.place, "content": row.content, "advice": row.advice}
-        record = existing.get((student.id, row.held_at))
-        if record is None:
-            year, semester = term_of(row.held_at)
-            record = ConsultationRecord(school_id=uow.school_id, student_id=student.id,
-                                        consultant_id=consultant_id, academic_year=year, semester=semester,
-                                        held_at=row.held_at, created_at=now, updated_at=now, **texts)
-            uow.session.add(record)
-            uow.flush()
-            existing[(student.id, row.held_at)] = record
-            common.audit(uow, KIND, record, event="import", actor=acting, at=now,
-                         reason=f"匯入第 {row.line} 行：諮詢時間 {format_taipei(row.held_at)}，地點：{row.place}")
-            summary.added += 1
-            continue
-        changes = common.apply_changes(record, texts, FIELD_LABELS)
-        if not changes:
-            summary.unchanged += 1
-            continue
-        record.updated_at = now
-        uow.flush()
-        common.audit(uow, KIND, record, event="correct", actor=acting, at=now,
-                     reason=f"匯入第 {row.line} 行：" + "；".join(changes), file_hash=record.file_sha256)
-        summary.updated += 1
-    uow.commit()
-    return summary
-
-
-def csv_template() -> bytes:
-    return spreadsheet_text.csv_template(c.label for c in CSV_COLUMNS)
+    return attachment

@@ -9,7 +9,7 @@ Rules besides each field's own limits: semester 0 is the year grade and only tha
 agrees with the score (≥ 60) unless a make-up score of 60 or more is given; credits count only
 when passed; a score may be blank only for a credit transfer; a course code carries this
 school's code, except a credit transfer's (a course taken elsewhere, e.g. before a transfer).
-The operations themselves are cadre.py's shared ones.
+The operations themselves are the records engine's (engine.py).
 
 The grade lock 成績檢核日: after the last day (Asia/Taipei) of the term's grade-check window
 (calendar kind grade_check; a year grade, semester 0, follows semester 2's) no grade of that term is
@@ -27,12 +27,12 @@ from workflows.school import calendar
 from workflows.core.actors import Actor
 from workflows.core.clock import format_deadline
 from workflows.school.course_code import CourseCodeError, parse_course_code
-from workflows.school.csv_rows import (Parsed, RowError, lookup, lookup_table, parse_academic_year, parse_boolean,
+from workflows.school.csv_rows import (RowError, lookup, lookup_table, parse_academic_year, parse_boolean,
                                        parse_grade, parse_semester)
 from workflows.core.errors import DomainError, RuleViolation
-from workflows.records.cadre import (Correction, Field, ImportCounts, Line, LimitError, Listed,
-                                     RecordKind, RowsRejected, correct, delete, enter, import_csv, listing,
-                                     may_enter, one, parse_csv, text, value_of, whole_number)
+from workflows.records.engine import (Correction, Field, ImportCounts, LimitError, Listed, RecordKind,
+                                      RowsRejected, correct, delete, enter, import_csv, listing, may_enter, one,
+                                      parse_csv, text_of, value_of, whole_number)
 from workflows.records.common import GRADE, forbid_students, require_owner
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
@@ -116,7 +116,7 @@ FIELDS = (
     Field("semester", "學期", _grade_semester, show=lambda n: SEMESTERS.get(n, str(n))),
     Field("record_kind", "成績類別", _record_kind, aliases=("類別", "修課紀錄類別"), show=_kind_label),
     Field("course_code", "課程代碼", _course_code),
-    Field("subject", "科目名稱", text(SUBJECT_MAX), aliases=("科目",)),
+    text_of("subject", "科目名稱", SUBJECT_MAX, aliases=("科目",)),
     Field("grade_level", "年級", parse_grade),
     Field("credits", "學分數", whole_number(0, CREDITS_MAX, rule="credits_range"), aliases=("學分",)),
     Field("score", "學期成績", whole_number(0, 100, rule="score_range"), required=False, aliases=("成績",)),
@@ -145,7 +145,7 @@ def kind_for(school_code: str) -> RecordKind:
     return RecordKind(GRADE, GradeRecord, FIELDS,
                       key=("academic_year", "semester", "record_kind", "course_code"),
                       key_label="學年度、學期、成績類別與課程代碼",
-                      rules=lambda values: [*_term_rules(values), *own_school(values), *_score_rules(values)],
+                      rules=lambda values, now: [*_term_rules(values), *own_school(values), *_score_rules(values)],
                       summary=_summary)
 
 
@@ -247,16 +247,12 @@ def may_enter_grades(uow: UnitOfWork, actor: Actor, *, now: datetime | None = No
     return may_enter(uow, actor, _kind(uow), now=now)
 
 
-def parse_grades_csv(data: bytes, *, school_code: str) -> Parsed[Line]:
-    return parse_csv(kind_for(school_code), data)
-
-
 def import_grades_csv(uow: UnitOfWork, actor: Actor, data: bytes, *, now: datetime | None = None) -> ImportCounts:
     """Columns 學號, 學年度, 學期, 成績類別, 課程代碼, 科目名稱, 年級, 學分數, 學期成績, 及格, 補考成績,
     採計學分 (docs/records.md). A row of a locked term is a row error: nothing is imported."""
     now = now_or(now)
     _require_owner(uow, actor, "匯入", now)
-    parsed = parse_csv(_kind(uow), data)
+    parsed = parse_csv(_kind(uow), data, now=now)
     since = {}
     locked = []
     for line in parsed.rows:
