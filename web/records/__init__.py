@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from web.context import login_required, school_uow
+from workflows.core.errors import Conflict, InvalidInput, RuleViolation
 from workflows.records import common
 
 bp = Blueprint("records", __name__, url_prefix="/staff/records")
+# Refusals the person can act on: the page again, with the reason and what was typed.
+FIXABLE = (RuleViolation, InvalidInput, Conflict)
 
 # kind → (endpoint of its list page, what the page is for)
 PAGES = {
@@ -16,6 +19,11 @@ PAGES = {
     common.CONSULTATION: ("records.consultation_list", "課程諮詢教師登錄：諮詢日期、地點、內容與建議"),
     common.EXPLORATION: ("records.exploration_list", "輔導室登錄：學群探索活動"),
 }
+
+
+def required(message: str) -> dict:
+    """A form field's error messages: the same words whether the value is missing, empty or malformed."""
+    return {"required": message, "invalid": message, "null": message}
 
 
 @bp.get("")

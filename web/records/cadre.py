@@ -17,14 +17,11 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from web.context import login_required, now, school_uow
 from web.forms import VersionForm, parse
 from web.params import YEAR_MAX, YEAR_MIN, integer
-from web.records import bp
+from web.records import FIXABLE, bp
 from workflows.core.clock import roc_date, semester_of, taipei_date
-from workflows.core.errors import Conflict, InvalidInput, RuleViolation
+from workflows.core.errors import Conflict
 from workflows.records import cadre
 from workflows.records.engine import RowsRejected
-
-FIXABLE = (RuleViolation, InvalidInput, Conflict)
-
 
 def term_args() -> dict:
     """?academic_year=114&semester=1&class_name=101; by default the current term (Taipei)."""

@@ -11,50 +11,43 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import files, login_required, now, school_uow
-from web.forms import _Form, parse, upload_of
+from web.files import MEDIA_TYPES, chunks
+from web.forms import VersionForm, _Form, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import bp
+from web.records import FIXABLE, bp, required
 from workflows.core.clock import semester_of, taipei_date
-from workflows.core.errors import Conflict, InvalidInput, RuleViolation
+from workflows.core.errors import InvalidInput
 from workflows.central.portfolio_view import ACCEPT
 from workflows.records import consultation as records
 from workflows.records.engine import RowsRejected, student_of
 
-FIXABLE = (RuleViolation, InvalidInput, Conflict)
-MEDIA_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
 LIMITS = {"place_max": records.PLACE_MAX, "text_max": records.TEXT_MAX, "file_limit": records.FILE_LIMIT_TEXT,
           "accept": ",".join(part for kind in records.FILE_RULE.kinds for part in ACCEPT[kind])}
 
 
-def _required(message: str) -> dict:
-    return {"required": message, "invalid": message, "null": message}
-
-
 class TermQuery(_Form):
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, load_default=None,
-                        error_messages=_required("學年度須為數字（例如 114）。"))
-    semester = Int(label="學期", high=2, load_default=None, error_messages=_required("學期須為 1 或 2。"))
+                        error_messages=required("學年度須為數字（例如 114）。"))
+    semester = Int(label="學期", high=2, load_default=None, error_messages=required("學期須為 1 或 2。"))
 
 
-class ConsultationForm(_Form):
+class ConsultationForm(VersionForm):
     student_no = fields.String(load_default="")
-    held_on = fields.Date(required=True, error_messages=_required("請填寫諮詢日期（例如 2025-10-30）。"))
-    held_time = fields.Time(required=True, error_messages=_required("請填寫諮詢時間（24 小時制，例如 14:30）。"))
+    held_on = fields.Date(required=True, error_messages=required("請填寫諮詢日期（例如 2025-10-30）。"))
+    held_time = fields.Time(required=True, error_messages=required("請填寫諮詢時間（24 小時制，例如 14:30）。"))
     place = fields.String(load_default="")
     content = fields.String(load_default="")
     advice = fields.String(load_default="")
-    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
-    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=required("請選擇課程諮詢教師。"))
     remove_file = fields.Boolean(load_default=False)
 
 
 class ConsultationImportForm(_Form):
-    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=_required("請選擇課程諮詢教師。"))
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=required("請選擇課程諮詢教師。"))
 
 
-class DeleteForm(_Form):
+class DeleteForm(VersionForm):
     reason = fields.String(load_default="")
-    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
 
 
 def term() -> tuple[int, int]:
@@ -158,18 +151,12 @@ def consultation_delete(record_id: int):
 def consultation_file(record_id: int):
     with school_uow() as (uow, actor):
         ref = records.consultation_file(uow, actor, record_id, now=now())
-    response = Response(_chunks(files().open(ref.sha256)),
+    response = Response(chunks(files().open(ref.sha256)),
                         mimetype=MEDIA_TYPES.get(ref.kind, "application/octet-stream"))
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(ref.name)}"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _chunks(stream, size: int = 64 * 1024):
-    with stream:
-        while chunk := stream.read(size):
-            yield chunk
 
 
 @bp.post("/consultation/import")

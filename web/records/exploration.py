@@ -9,10 +9,10 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import _Form, parse
+from web.forms import VersionForm, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import bp
-from web.records.consultation import FIXABLE, DeleteForm, _required, csv_download, term
+from web.records import FIXABLE, bp, required
+from web.records.consultation import DeleteForm, csv_download, term
 from workflows.core.clock import roc_date
 from workflows.core.errors import InvalidInput
 from workflows.records import exploration as records
@@ -22,16 +22,15 @@ LIMITS = {"activity_max": records.ACTIVITY_MAX, "notes_max": records.NOTES_MAX, 
           "groups": [(code, records.career_group_label(code)) for code in records.CAREER_GROUPS]}
 
 
-class ExplorationForm(_Form):
+class ExplorationForm(VersionForm):
     student_no = fields.String(load_default="")
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
-                        error_messages=_required("請填寫學年度（例如 114）。"))
-    semester = Int(label="學期", high=2, required=True, error_messages=_required("請選擇學期。"))
-    held_on = fields.Date(required=True, error_messages=_required("請填寫日期（例如 2025-10-30）。"))
+                        error_messages=required("請填寫學年度（例如 114）。"))
+    semester = Int(label="學期", high=2, required=True, error_messages=required("請選擇學期。"))
+    held_on = fields.Date(required=True, error_messages=required("請填寫日期（例如 2025-10-30）。"))
     career_group = fields.String(load_default="")
     activity = fields.String(load_default="")
     notes = fields.String(load_default="")
-    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
 
 
 def _list_page(*, error: str | None = None, status: int = 200, draft: dict | None = None,

@@ -68,7 +68,7 @@ class Field:
         return self.cells[0].key if self.cells else self.key
 
 
-def text(max_chars: int) -> Callable[[str], str]:
+def _text(max_chars: int) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if len(value) > max_chars:
             raise LimitError(f"長度不可超過 {max_chars} 字，目前 {len(value)} 字",
@@ -83,7 +83,7 @@ def text_of(key: str, label: str, max_chars: int, *, required: bool = True, alia
     def accept(raw) -> str:
         return text_field(None if raw is None else str(raw), field=key, label=label, max_chars=max_chars,
                           required=required)
-    return Field(key, label, text(max_chars), required, aliases, blank="", accept=accept)
+    return Field(key, label, _text(max_chars), required, aliases, blank="", accept=accept)
 
 
 def whole_number(low: int, high: int, *, rule: str) -> Callable[[str], int]:
