@@ -23,21 +23,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from persistence.tables import AuditEntry, Item, Receipt, Student
+from persistence.vocabulary import DisputeResolution, ReceiptCategory
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from workflows.core.guards import require_current
 from workflows.people.offices import acting_for_dispute_offices, categories_for
-from workflows.core.policy import RECEIPT_CATEGORY_LABELS as RECEIPT_CATEGORY_LABELS_ALL
 from workflows.core.policy import DISPUTE_CATEGORIES, KIND_LABELS
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.items.rules import REASON_MAX, text_field
 from workflows.core.transitions import fire, record, require_allowed
 from workflows.core.unit_of_work import UnitOfWork, now_or
 
-RESOLUTIONS = {"answered": "回覆學生（資料無誤，不需更正）", "resubmit": "更正資料，於新批次重新提交"}
+RESOLUTIONS = DisputeResolution.labels()
 # A semester receipt's category -> the [dispute_offices] categories it covers.
 RECEIPT_DISPUTE_CATEGORIES = {"basic_cadre": ("basic_data", "cadre"), "courses": ("courses",)}
-RECEIPT_CATEGORY_LABELS = {c: RECEIPT_CATEGORY_LABELS_ALL[c] for c in ("basic_cadre", "courses")}
+RECEIPT_CATEGORY_LABELS = {c.value: c.label for c in (ReceiptCategory.BASIC_CADRE, ReceiptCategory.COURSES)}
 # The audit event of a receipt-level settlement, by resolution.
 RESOLVE_EVENTS = {kind: f"resolve_{kind}" for kind in RESOLUTIONS}
 

@@ -30,7 +30,7 @@ from workflows.core.roles import EnrolmentStatus
 from workflows.items.rules import (EDITABLE_STATES, REASON_MAX, SELECTED_STATES, TITLE_MAX,
                              UPLOADED_STATES, acting_rights, count_items)
 from workflows.core.transitions import allowed_events
-from persistence.vocabulary import PERFORMANCE_CATEGORIES
+from persistence.vocabulary import PERFORMANCE_CATEGORIES, ReceiptCategory
 
 # What a student (or a guardian for them) does to an item; the teacher's, the school's and the
 # scheduler's events (certify, reject, lock, submit_central, deem_confirmed…) are never offered.
@@ -486,7 +486,7 @@ def student_receipts(uow, actor: Actor, student_id: int, *, now: datetime) -> Re
     return ReceiptsPage(student, may_act, why_not, tuple(views), now)
 
 
-_RECEIPT_LABELS = {**KIND_LABELS, **disputes.RECEIPT_CATEGORY_LABELS}
+_RECEIPT_LABELS = ReceiptCategory.labels()
 
 
 def _semester_records(uow, student: Student, receipt: Receipt) -> dict:

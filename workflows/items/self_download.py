@@ -26,9 +26,9 @@ from workflows.core.clock import format_taipei, year_label
 from workflows.core.errors import CorruptState
 from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork
-from persistence.vocabulary import PERFORMANCE_CATEGORIES
+from persistence.vocabulary import PERFORMANCE_CATEGORIES, ItemKind
 
-KIND_NAMES = {"course_outcome": "課程學習成果", "performance": "多元表現"}
+KIND_NAMES = ItemKind.labels()
 SLOT_NAMES = {"document": "文件", "media": "影音"}
 SLOTS = ("document", "media")
 SELECTED_STATES = frozenset({"selected", "submitted_central", "receipt_confirmed", "deemed_confirmed",

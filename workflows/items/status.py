@@ -31,6 +31,7 @@ from sqlalchemy import and_, case, exists, extract, func, not_, or_, select, tru
 
 from persistence.tables import (ITEM_KINDS, AuditEntry, Course, Item, Receipt, SchoolClass, Staff,
                                 Student)
+from persistence.vocabulary import ActorKind
 from states import MACHINES, state_label
 from workflows.school import calendar
 from workflows.people.access import homeroom_class_names, require_student, sees_whole_school
@@ -76,8 +77,7 @@ DAY_BUCKETS = ((1, "未滿 1 日"), (2, "1 日"), (3, "2 日"), (4, "3 日"), (8
                (15, "8–14 日"), (None, "15 日以上"))
 
 SUBJECT_LABELS = {**KIND_LABELS, "receipt": "收訖明細", "account": "帳號", "student": "學生"}
-ACTOR_LABELS = {"student": "學生", "guardian": "家長", "staff": "教職員", "system": "系統",
-                "platform": "平臺管理者"}
+ACTOR_LABELS = ActorKind.labels()
 
 
 # -- who and when -------------------------------------------------------------------------------
