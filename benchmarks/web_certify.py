@@ -63,6 +63,7 @@ from workflows.school import calendar
 from workflows.core.actors import platform_admin  # noqa: E402
 from workflows.core.clock import semester_of, taipei_date, utc_now  # noqa: E402
 from workflows.people.personal_data import check_digit  # noqa: E402
+from workflows.people.actors import staff_actor  # noqa: E402
 from workflows.school.schools import create_school  # noqa: E402
 from workflows.core.unit_of_work import UnitOfWork  # noqa: E402
 
@@ -120,7 +121,7 @@ class School:
             self.student_ids = [st.id for st in students]
             clerk_id = clerk.id
         with UnitOfWork(db, self.school_id) as uow:
-            calendar.define_outcome_windows(uow, uow.staff_actor(clerk_id), self.year, self.semester,
+            calendar.define_outcome_windows(uow, staff_actor(uow, clerk_id), self.year, self.semester,
                                             today - timedelta(days=10), today + timedelta(days=20), now=now)
             uow.commit()
 

@@ -11,6 +11,7 @@ from workflows.school import calendar
 from workflows.items import certification, selection
 from workflows.central import receipts
 from workflows.core.actors import platform_admin
+from workflows.people.actors import staff_actor, student_actor
 from workflows.people.personal_data import check_digit
 from workflows.school.schools import create_school
 from workflows.core.unit_of_work import UnitOfWork
@@ -66,7 +67,7 @@ class World:
             self.course_sem2_id = self._course(s, "英語文", self.teacher_id, 2, "03")
             uow.commit()
         with self.uow() as uow:
-            staff = uow.staff_actor(self.staff_id)
+            staff = staff_actor(uow, self.staff_id)
             calendar.define_outcome_windows(uow, staff, YEAR, 1, date(2025, 9, 30), UPLOAD_LAST_DAY, now=IN_UPLOAD)
             calendar.define_outcome_windows(uow, staff, YEAR, 2, date(2026, 3, 1), date(2026, 7, 14), now=IN_UPLOAD)
             calendar.define_window(uow, staff, "performance_upload", YEAR, 0, date(2025, 8, 1), date(2026, 7, 31), now=IN_UPLOAD)
@@ -106,11 +107,11 @@ class World:
 
     def student(self, n: int = 0):
         with self.uow() as uow:
-            return uow.student_actor(self.student_ids[n])
+            return student_actor(uow, self.student_ids[n])
 
     def staff(self, staff_id: int | None = None):
         with self.uow() as uow:
-            return uow.staff_actor(staff_id or self.staff_id)
+            return staff_actor(uow, staff_id or self.staff_id)
 
     @property
     def teacher(self):

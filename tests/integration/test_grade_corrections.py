@@ -15,6 +15,7 @@ from tests.world import IN_UPLOAD, World
 from workflows.school import calendar
 from workflows.records import grade_corrections as gc
 from workflows.people import proxies
+from workflows.people.actors import staff_actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
 from workflows.records.grade_corrections import LineInput
 from workflows.records import grades
@@ -35,7 +36,7 @@ WHO = {"sign_teacher": "teacher", "sign_clerk": "clerk", "sign_registry_head": "
 def world(db, files):
     w = World(db, files)
     with w.uow() as uow:
-        calendar.define_window(uow, uow.staff_actor(w.staff_id), "grade_check", 114, 1, date(2026, 2, 1),
+        calendar.define_window(uow, staff_actor(uow, w.staff_id), "grade_check", 114, 1, date(2026, 2, 1),
                                date(2026, 2, 10), now=IN_UPLOAD)
         uow.commit()
     return w

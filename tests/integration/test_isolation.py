@@ -12,6 +12,7 @@ from persistence.scoping import CrossSchoolWrite
 from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, Student
 from tests.world import IN_UPLOAD, World, national_id
 from workflows.items import certification
+from workflows.people.actors import staff_actor, student_actor
 from workflows.core.errors import Forbidden, NotFound
 from workflows.school.imports import import_students
 
@@ -31,9 +32,9 @@ def test_the_other_schools_rows_cannot_be_loaded(schools):
                 uow.get(model, row_id)
             assert uow.session.get(model, row_id) is None  # even the identity lookup is scoped
         with pytest.raises(NotFound):
-            uow.student_actor(a.student_ids[0])
+            student_actor(uow, a.student_ids[0])
         with pytest.raises(NotFound):
-            uow.staff_actor(a.teacher_id)
+            staff_actor(uow, a.teacher_id)
 
 
 def test_queries_without_a_where_see_only_the_own_school(schools):

@@ -15,6 +15,7 @@ from workflows.people import offices, proxies
 from workflows.items import selection
 from workflows.core.errors import Forbidden
 from workflows.people.offices import as_office
+from workflows.people.actors import staff_actor
 from workflows.core.roles import Role
 
 LEAVE_STARTS = date(2025, 10, 1)
@@ -54,7 +55,7 @@ def people(world):
 
 def acting(world, staff_id, roles=(Role.REGISTRY,), on=AFTER_SELECTION):
     with world.uow() as uow:
-        return as_office(uow, uow.staff_actor(staff_id), roles, now=on)
+        return as_office(uow, staff_actor(uow, staff_id), roles, now=on)
 
 
 def test_a_proxy_acts_for_the_office_only_while_its_person_is_away(world, people):

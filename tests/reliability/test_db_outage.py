@@ -45,6 +45,7 @@ from tests.conftest import PG_URL, _truncate_all
 from tests.reliability.tcp_proxy import TcpProxy
 from tests.world import national_id
 from workflows.people import accounts
+from workflows.people.actors import staff_actor
 from workflows.school import calendar
 from workflows.core.actors import platform_admin
 from workflows.core.clock import semester_of, taipei_date, utc_now
@@ -159,7 +160,7 @@ class School:
             self.student_ids = [st.id for st in students]
             clerk_id = clerk.id
         with UnitOfWork(db, self.school_id) as uow:
-            calendar.define_outcome_windows(uow, uow.staff_actor(clerk_id), self.year, self.semester,
+            calendar.define_outcome_windows(uow, staff_actor(uow, clerk_id), self.year, self.semester,
                                             today - timedelta(days=10), today + timedelta(days=20), now=now)
             uow.commit()
 

@@ -42,6 +42,7 @@ from tests import samples
 from tests.conftest import PG_URL, _truncate_all
 from tests.world import national_id
 from workflows.people import accounts
+from workflows.people.actors import staff_actor
 from workflows.school import calendar
 from workflows.core.actors import platform_admin
 from workflows.core.clock import taipei_date, utc_now
@@ -174,7 +175,7 @@ def _school(db: Database) -> tuple[int, list[str], int]:
         uow.commit()
         clerk_id = clerk.id
     with UnitOfWork(db, school_id) as uow:
-        calendar.define_window(uow, uow.staff_actor(clerk_id), "performance_upload", year, 0,
+        calendar.define_window(uow, staff_actor(uow, clerk_id), "performance_upload", year, 0,
                                today - timedelta(days=10), today + timedelta(days=20), now=now)
         uow.commit()
     return school_id, usernames, year

@@ -21,6 +21,7 @@ from workflows.central import receipts
 from workflows.deadlines import sweeps
 from workflows.core.actors import Actor, platform_admin
 from workflows.core.clock import TAIPEI, academic_year_bounds, academic_year_of, taipei_date, utc_now
+from workflows.people.actors import staff_actor, student_actor
 from workflows.people.personal_data import check_digit
 from workflows.school.schools import create_school
 from workflows.core.unit_of_work import UnitOfWork
@@ -52,7 +53,7 @@ class Demo:
 
     def actor(self, kind: str, row_id: int) -> Actor:
         with self.uow() as uow:
-            return uow.student_actor(row_id) if kind == "student" else uow.staff_actor(row_id)
+            return student_actor(uow, row_id) if kind == "student" else staff_actor(uow, row_id)
 
     def people(self) -> None:
         with self.uow() as uow:
@@ -98,7 +99,7 @@ class Demo:
     def windows(self, year: int, *, selection_days: tuple[date, date], receipt_days: tuple[date, date]) -> int:
         first, last = academic_year_bounds(year)
         with self.uow() as uow:
-            staff = uow.staff_actor(self.chen)
+            staff = staff_actor(uow, self.chen)
             at = _at(first) - timedelta(days=7)
             calendar.define_outcome_windows(uow, staff, year, 1, first, date(first.year + 1, 2, 3), now=at)
             calendar.define_outcome_windows(uow, staff, year, 2, date(first.year + 1, 2, 4), last, now=at)

@@ -18,12 +18,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from persistence import audit_guard, locks, scoping
 from persistence.db import Database
 from persistence.files import FileStore
-from persistence.tables import School, Staff, StaffRole, Student
+from persistence.tables import School, Student
 from workflows.core.actors import Actor
 from workflows.core.clock import utc_now
 from workflows.core.errors import Conflict, Forbidden, NotFound
 from workflows.core.policy import Policy, school_policy
-from workflows.core.roles import Role
 
 T = TypeVar("T")
 
@@ -169,7 +168,7 @@ class UnitOfWork:
     def policy(self) -> Policy:
         return school_policy(self.school)
 
-    # -- who is acting ------------------------------------------------------------------------
+    # -- who may act in it -------------------------------------------------------------------
 
     def require_member(self, actor: Actor) -> Actor:
         """A school-bound actor acts only in its own school; the platform and the scheduler have
@@ -179,39 +178,6 @@ class UnitOfWork:
         if actor.school_id is None and actor.kind not in ("platform", "system"):
             raise Forbidden("無法確認操作者所屬的學校。")
         return actor
-
-    def student_actor(self, student_id: int) -> Actor:
-        student = self.get(Student, student_id, what="學生")
-        return Actor("student", student.id, student.name, self.school_id)
-
-    def staff_actor(self, staff_id: int) -> Actor:
-        # Read at sign-in in this same session (remember_staff_roles): no query. Taken once, so
-        # a later call in the unit of work (after a change of roles) reads afresh.
-        roles = self.session.info.pop(_SIGNED_IN_ROLES, {}).get(staff_id)
-        staff = self.session.get(Staff, staff_id) if roles is not None else None
-        if staff is not None and staff.school_id == self.school_id:
-            self.hold(staff)
-            return Actor("staff", staff.id, staff.name, self.school_id, roles)
-        # The staff member and their roles in one query.
-        rows = self.session.execute(
-            self.select(Staff).add_columns(StaffRole.role)
-            .outerjoin(StaffRole, (StaffRole.school_id == Staff.school_id) & (StaffRole.staff_id == Staff.id))
-            .where(Staff.id == staff_id)).all()
-        if not rows:
-            raise NotFound(f"找不到教職員（編號 {staff_id}）")
-        staff = rows[0][0]
-        self.hold(staff)
-        roles = frozenset(Role(role) for _, role in rows if role is not None)
-        return Actor("staff", staff.id, staff.name, self.school_id, roles)
-
-
-_SIGNED_IN_ROLES = "portfolio.signed_in_roles"
-
-
-def remember_staff_roles(session: Session, staff_id: int, roles: frozenset[Role]) -> None:
-    """The roles of the staff member just signed in, read with the account (with the staff row
-    in the same session): the first `staff_actor` of that session takes them without a query."""
-    session.info[_SIGNED_IN_ROLES] = {staff_id: roles}
 
 
 def _is_serialisation_failure(error: OperationalError) -> bool:

@@ -23,6 +23,7 @@ from workflows.core.errors import Forbidden, InvalidInput, NotFound
 from workflows.core.roles import Role
 from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork, now_or, prepare
+from workflows.people.actors import staff_actor, student_actor
 
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{3,60}")
 PASSWORD_MIN = 10
@@ -185,9 +186,9 @@ def actor_of(uow: UnitOfWork, account: Account) -> Actor:
     if account.school_id != uow.school_id:
         raise NotFound("找不到資料：只能處理自己學校的資料。")
     if account.kind == "student":
-        return uow.student_actor(account.student_id)
+        return student_actor(uow, account.student_id)
     if account.kind == "staff":
-        actor = uow.staff_actor(account.staff_id)
+        actor = staff_actor(uow, account.staff_id)
         staff = uow.get(Staff, account.staff_id, what="教職員")
         if not staff.active:
             # A certify-only account (a departed teacher): it certifies his own courses, nothing else.

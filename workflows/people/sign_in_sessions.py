@@ -30,7 +30,8 @@ from persistence.db import Database
 from persistence.tables import Account, School, SignInSession, Staff, StaffRole
 from persistence.vocabulary import SignInKind
 from workflows.core.roles import Role
-from workflows.core.unit_of_work import prepare, remember_staff_roles
+from workflows.core.unit_of_work import prepare
+from workflows.people.actors import remember_staff_roles
 
 WEB, API = SignInKind.WEB.value, SignInKind.API.value
 KINDS = SignInKind.codes()
@@ -60,7 +61,7 @@ class Signed:
     """A presented value that opened a session: its row id, the account (detached) and the rows read
     with it (`held`: the school and the staff row; the session's identity map is weak, so whoever
     goes on in that session keeps them referenced to find them there). The staff member's roles are
-    left for the session's first `UnitOfWork.staff_actor` (remember_staff_roles)."""
+    left for the session's first `actors.staff_actor` (remember_staff_roles)."""
 
     session_id: int
     account: Account

@@ -9,6 +9,7 @@ from icalendar import Calendar
 from tests.world import IN_UPLOAD, World
 from workflows.school import calendar
 from workflows.core.clock import TAIPEI
+from workflows.people.actors import staff_actor
 
 pytestmark = pytest.mark.usefixtures("world")
 
@@ -80,7 +81,7 @@ def test_uids_are_stable_across_requests(client):
 
 def test_audiences_get_the_windows_the_table_gives_them(client, world):
     with world.uow() as uow:
-        calendar.define_window(uow, uow.staff_actor(world.staff_id), "central_submission", 114, 0,
+        calendar.define_window(uow, staff_actor(uow, world.staff_id), "central_submission", 114, 0,
                                date(2026, 9, 20), date(2026, 10, 3), now=IN_UPLOAD)
         uow.commit()
     students = _events(_feed(client, "students"))
@@ -100,7 +101,7 @@ def test_audiences_get_the_windows_the_table_gives_them(client, world):
 def test_each_school_shows_only_its_own_windows_and_no_personal_data(client, world, db, files):
     other = World(db, files, code="013302")
     with other.uow() as uow:  # the other school moves its receipt period
-        calendar.define_window(uow, uow.staff_actor(other.staff_id), "receipt_confirmation", 114, 0,
+        calendar.define_window(uow, staff_actor(uow, other.staff_id), "receipt_confirmation", 114, 0,
                                date(2026, 11, 2), date(2026, 11, 20), now=IN_UPLOAD)
         uow.commit()
     mine = client.get("/calendar/013301").get_data(as_text=True)
@@ -122,7 +123,7 @@ def test_every_window_kind_has_its_meaning_and_rule(client, world):
 
     assert set(WINDOW_AUDIENCES) == set(WINDOW_KINDS)
     with world.uow() as uow:
-        calendar.define_window(uow, uow.staff_actor(world.staff_id), "grade_check", 114, 1,
+        calendar.define_window(uow, staff_actor(uow, world.staff_id), "grade_check", 114, 1,
                                date(2026, 1, 20), date(2026, 2, 6), now=IN_UPLOAD)
         uow.commit()
     page = client.get("/calendar/013301?academic_year=114")

@@ -12,6 +12,7 @@ from tests.records_support import audit_rows, course_code, student_no
 from tests.world import IN_UPLOAD
 from workflows.school import calendar
 from workflows.records import grades
+from workflows.people.actors import staff_actor
 
 AFTER_LOCK = datetime(2026, 2, 11, 2, 0, tzinfo=timezone.utc)
 
@@ -26,7 +27,7 @@ def app(app):
 def graded(world, people):
     """Student 0's 國語文 grade 55, and the term locked after 115/02/10."""
     with world.uow() as uow:
-        calendar.define_window(uow, uow.staff_actor(world.staff_id), "grade_check", 114, 1, date(2026, 2, 1),
+        calendar.define_window(uow, staff_actor(uow, world.staff_id), "grade_check", 114, 1, date(2026, 2, 1),
                                date(2026, 2, 10), now=IN_UPLOAD)
         uow.commit()
     world.run(grades.enter_grade, world.staff(), student_id=world.student_ids[0], now=IN_UPLOAD, academic_year=114,

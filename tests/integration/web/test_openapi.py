@@ -23,6 +23,7 @@ from web.app import create_app
 from web.upload_limits import upload_limit
 from workflows.items import certification
 from workflows.people import passwords
+from workflows.people.actors import staff_actor
 from workflows.core.unit_of_work import UnitOfWork
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -216,7 +217,7 @@ def test_every_answer_is_documented_and_matches_its_schema(app, client, spec, pe
 
     # A temporary password set by the admin opens no token (only the site's 變更密碼).
     with UnitOfWork(db, world.school_id) as uow:
-        temporary = passwords.reset_password(uow, uow.staff_actor(world.staff_id), people["parent"]).password
+        temporary = passwords.reset_password(uow, staff_actor(uow, world.staff_id), people["parent"]).password
         uow.commit()
     refused = check("post", token, 403, json={"username": "parent.013301", "password": temporary})
     assert refused["error"] == "password_change_required"
