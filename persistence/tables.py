@@ -169,7 +169,7 @@ class Course(SchoolScoped, Base):
     code: Mapped[str] = mapped_column(String(23))  # 課程代碼
     name: Mapped[str] = mapped_column(String(60))
     teacher_id: Mapped[int] = mapped_column(Integer)
-    route: Mapped[str] = mapped_column(String(32), default="in_school")  # proxy routing kind
+    route: Mapped[str] = mapped_column(String(32), default="in_school")  # a CertificationRoute
 
 
 class Enrolment(SchoolScoped, Base):
@@ -751,7 +751,7 @@ class ConsultationRecord(SchoolScoped, Base):
 class ExplorationRecord(SchoolScoped, Base):
     """學群探索: a career-group exploration activity of a student (lecture, test, camp, visit ...),
     entered by the counselling office (輔導室). career_group is one of the 18 學群 codes
-    (workflows/records)."""
+    (persistence/vocabulary.CareerGroup)."""
 
     __tablename__ = "exploration_records"
     __table_args__ = (UniqueConstraint("school_id", "id"),

@@ -6,15 +6,15 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
+from persistence.vocabulary import ROUTE_TEACHERS, ItemKind, ReceiptCategory, StaffRecordKind
 from workflows.core.roles import Division
 
-KINDS: tuple[str, ...] = ("course_outcome", "performance", "consultation_record")
-KIND_LABELS: dict[str, str] = {"course_outcome": "課程學習成果", "performance": "多元表現",
-                               "consultation_record": "課程諮詢紀錄"}
+# The item kinds and the consultation record's file (課程諮詢紀錄附件), which a policy limits alike.
+KIND_LABELS: dict[str, str] = {**ItemKind.labels(), "consultation_record": StaffRecordKind.CONSULTATION.label}
+KINDS: tuple[str, ...] = tuple(KIND_LABELS)
 SLOTS: tuple[str, ...] = ("document", "media")
 # What a receipt (收訖明細) covers: an item kind, or a semester batch's records.
-RECEIPT_CATEGORY_LABELS: Mapping[str, str] = MappingProxyType({
-    **KIND_LABELS, "basic_cadre": "基本資料及幹部紀錄", "courses": "修課紀錄"})
+RECEIPT_CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(ReceiptCategory.labels())
 
 
 def receipt_category_label(category: str | None) -> str:
@@ -28,11 +28,7 @@ def slot_label(kind: str, slot: str) -> str:
 
 
 DUTY_PROXY = "duty_proxy"  # proxy_routing value: the teacher's own duty proxy (職務代理人), not a role
-COURSE_KINDS: dict[str, str] = {  # proxy_routing keys (seed 000 §五(四)2)
-    "external_multi_elective": "多元選修之外校教師",
-    "in_school": "校內教師",
-    "pe_music_specialty": "體育/音樂專長課程",
-}
+COURSE_KINDS: dict[str, str] = ROUTE_TEACHERS  # proxy_routing keys (seed 000 §五(四)2)
 DIVISION_CODES: tuple[str, ...] = tuple(d.value for d in Division)
 # [dispute_offices] keys: the categories of data a receipt covers (seed 002's batches).
 DISPUTE_CATEGORIES: dict[str, str] = {
