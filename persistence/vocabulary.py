@@ -269,6 +269,35 @@ class CareerGroup(Coded):
     LEISURE_SPORTS = "leisure_sports", "遊憩運動"
 
 
+# --- the audit log -----------------------------------------------------------------------------
+
+class SubjectKind(Coded):
+    """What an audit row is about (audit_log.subject_kind): a machine's row (an item kind, receipt,
+    batch, grade_correction), a staff-entered record (`<StaffRecordKind>_record`), or what an
+    office keeps (accounts, the calendar, the proxy lists …)."""
+
+    COURSE_OUTCOME = "course_outcome", ItemKind.COURSE_OUTCOME.label
+    PERFORMANCE = "performance", ItemKind.PERFORMANCE.label
+    RECEIPT = "receipt", "收訖明細"
+    BATCH = "batch", "提交批次"
+    GRADE_CORRECTION = "grade_correction", "成績更正申請"
+    CADRE_RECORD = "cadre_record", StaffRecordKind.CADRE.label
+    GRADE_RECORD = "grade_record", StaffRecordKind.GRADE.label
+    CONSULTATION_RECORD = "consultation_record", StaffRecordKind.CONSULTATION.label
+    EXPLORATION_RECORD = "exploration_record", StaffRecordKind.EXPLORATION.label
+    ACCOUNT = "account", "帳號"
+    STUDENT = "student", "學生"
+    STAFF = "staff", "教職員"
+    SCHOOL = "school", "學校"
+    WINDOW = "window", "作業期程"
+    TRAINING = "training", "研習、宣導紀錄"
+    SELF_CHECK = "self_check", "自我檢核項目"
+    IMPORT = "import", "資料匯入"
+    UNAVAILABILITY = "unavailability", "無法執行職務紀錄"
+    PROXY_LIST = "proxy_list", "代理人名單"
+    CERTIFY_ONLY = "certify_only", "僅認證帳號"
+
+
 # --- the working group and delivery ------------------------------------------------------------
 
 class TrainingKind(Coded):

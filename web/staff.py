@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from persistence.vocabulary import SubjectKind
 from states import MACHINES, edges, event_label, state_label
 from web import charts
 from web.context import login_required, now, school_uow
 from web.diagram import machine_svg
 from web.params import YEAR_MAX, YEAR_MIN, integer
 from workflows.core.clock import roc_date, semester_of, taipei_date
-from workflows.core.policy import KIND_LABELS
 from workflows.items.status import (BANDS, SEMESTER_LABELS, Period, StatusReport, period_of,
                               status_report, student_timeline)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-MACHINE_LABELS = {**KIND_LABELS, "receipt": "收訖明細", "batch": "提交批次", "grade_correction": "成績更正申請"}
+MACHINE_LABELS = {kind: SubjectKind(kind).label for kind in MACHINES}
 BAND_CLASSES = {"good": "band-high", "warn": "band-mid", "low": "band-low"}
 BAND_COLOURS = {"good": "#2e7d32", "warn": "#e69f00", "low": "#b00020"}
 

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint
 
 from persistence import vocabulary
 from persistence.tables import Base
+from states import MACHINES
 from persistence.vocabulary import (AccountKind, ActorKind, BatchKind, CadreLevel, CertificationRoute, Coded,
                                     Division, EnrolmentStatus, GradeCorrectionKind, GradeCorrectionReason,
                                     GradeRecordKind, ItemKind, OutboxStatus, ReceiptCategory, RecipientKind,
@@ -44,6 +45,7 @@ UNCONSTRAINED = {
     ("exploration_records", "career_group"): vocabulary.CareerGroup,
     ("audit_log", "actor_kind"): ActorKind,
     ("audit_log", "on_behalf_kind"): ActorKind,
+    ("audit_log", "subject_kind"): vocabulary.SubjectKind,
 }
 _IN = re.compile(r"\b(\w+) IN \(('[^)]*)\)")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -115,6 +117,15 @@ def test_a_code_shared_with_a_wider_vocabulary_has_its_label():
     for member in ReceiptCategory:
         if member.value in ItemKind.codes():
             assert member.label == ItemKind(member.value).label
+
+
+def test_every_machine_and_staff_record_is_an_audit_subject():
+    subjects = set(vocabulary.SubjectKind.codes())
+    assert set(MACHINES) <= subjects and set(ItemKind.codes()) <= subjects
+    for kind in vocabulary.StaffRecordKind:
+        assert vocabulary.SubjectKind(f"{kind}_record").label == kind.label
+    for kind in ItemKind:
+        assert vocabulary.SubjectKind(kind.value).label == kind.label
 
 
 def test_codes_are_found_by_value_and_compare_as_text():

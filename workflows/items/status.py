@@ -31,7 +31,7 @@ from sqlalchemy import and_, case, exists, extract, func, not_, or_, select, tru
 
 from persistence.tables import (ITEM_KINDS, AuditEntry, Course, Item, Receipt, SchoolClass, Staff,
                                 Student)
-from persistence.vocabulary import ActorKind
+from persistence.vocabulary import ActorKind, SubjectKind
 from states import MACHINES, state_label
 from workflows.school import calendar
 from workflows.people.access import homeroom_class_names, require_student, sees_whole_school
@@ -76,7 +76,7 @@ BANDS = (("good", Fraction(4, 5), "達 80% 以上"), ("warn", Fraction(3, 5), "�
 DAY_BUCKETS = ((1, "未滿 1 日"), (2, "1 日"), (3, "2 日"), (4, "3 日"), (8, "4–7 日"),
                (15, "8–14 日"), (None, "15 日以上"))
 
-SUBJECT_LABELS = {**KIND_LABELS, "receipt": "收訖明細", "account": "帳號", "student": "學生"}
+SUBJECT_LABELS = SubjectKind.labels()
 ACTOR_LABELS = ActorKind.labels()
 
 
