@@ -43,14 +43,15 @@ class _EventCall:
     locks_item_first: bool = True
 
 
+# Every event's workflow takes the version the caller saw and checks it on the locked row.
 def _reasoned(function):
-    return lambda uow, actor, item_id, body, at: function(
-        uow, actor, item_id, reason=body["reason"], expected_version=body.get("expected_version"), now=at)
+    return lambda uow, actor, row_id, body, at: function(
+        uow, actor, row_id, reason=body["reason"], expected_version=body.get("expected_version"), now=at)
 
 
 def _versioned(function):
-    return lambda uow, actor, item_id, body, at: function(
-        uow, actor, item_id, expected_version=body.get("expected_version"), now=at)
+    return lambda uow, actor, row_id, body, at: function(
+        uow, actor, row_id, expected_version=body.get("expected_version"), now=at)
 
 
 ITEM_EVENTS: dict[str, _EventCall] = {
