@@ -151,6 +151,17 @@ class ItemKind(Coded):
     PERFORMANCE = "performance", "多元表現"
 
 
+class FileKind(Coded):
+    """The file formats an item or a record may carry, recognised by content (items.document_kind,
+    items.media_kind, consultation_records.file_kind); a policy picks among them per slot."""
+
+    PDF = "pdf", "PDF 文件"
+    JPG = "jpg", "JPEG 圖片"
+    PNG = "png", "PNG 圖片"
+    MP3 = "mp3", "MP3 音訊"
+    MP4 = "mp4", "MP4 影片"
+
+
 class PerformanceCategory(Coded):
     """The categories of a multiple performance 多元表現."""
 

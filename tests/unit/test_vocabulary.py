@@ -46,6 +46,9 @@ UNCONSTRAINED = {
     ("audit_log", "actor_kind"): ActorKind,
     ("audit_log", "on_behalf_kind"): ActorKind,
     ("audit_log", "subject_kind"): vocabulary.SubjectKind,
+    ("items", "document_kind"): vocabulary.FileKind,
+    ("items", "media_kind"): vocabulary.FileKind,
+    ("consultation_records", "file_kind"): vocabulary.FileKind,
 }
 _IN = re.compile(r"\b(\w+) IN \(('[^)]*)\)")
 _QUOTED = re.compile(r"'([^']*)'")

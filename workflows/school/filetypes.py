@@ -19,25 +19,18 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Literal
 
 import filetype
 
+from persistence.vocabulary import FileKind
 from workflows.core.policy import FileRule
 
-Kind = Literal["pdf", "jpg", "png", "mp3", "mp4"]
-KINDS: tuple[str, ...] = ("pdf", "jpg", "png", "mp3", "mp4")
+KINDS: tuple[str, ...] = FileKind.codes()
 
 HEAD_BYTES = 4096
 TAIL_BYTES = 1024
 
-KIND_LABELS: dict[str, str] = {
-    "pdf": "PDF 文件",
-    "jpg": "JPEG 圖片",
-    "png": "PNG 圖片",
-    "mp3": "MP3 音訊",
-    "mp4": "MP4 影片",
-}
+KIND_LABELS: dict[str, str] = FileKind.labels()
 
 SLOT_LABELS: dict[str, str] = {"document": "文件檔案", "media": "影音檔案"}
 
