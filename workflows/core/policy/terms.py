@@ -32,5 +32,5 @@ COURSE_KINDS: dict[str, str] = ROUTE_TEACHERS  # proxy_routing keys (seed 000 §
 DIVISION_CODES: tuple[str, ...] = tuple(d.value for d in Division)
 # [dispute_offices] keys: the categories of data a receipt covers (seed 002's batches).
 DISPUTE_CATEGORIES: dict[str, str] = {
-    "basic_data": "基本資料", "cadre": "幹部紀錄", "courses": "修課紀錄（含成績）",
-    "course_outcome": "課程學習成果", "performance": "多元表現"}
+    "basic_data": "基本資料", "cadre": StaffRecordKind.CADRE.label, "courses": "修課紀錄（含成績）",
+    **ItemKind.labels()}
