@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import _Form, parse
+from web.forms import Form, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from workflows.central import batch_files, batches, roster
 from workflows.school import calendar
@@ -39,7 +39,7 @@ def _msg(label: str) -> dict:
     return {"required": label, "invalid": label, "null": label}
 
 
-class CreateForm(_Form):
+class CreateForm(Form):
     kind = fields.String(required=True, error_messages=_msg("請選擇批次類別。"))
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
                         error_messages=_msg("請填寫學年度（民國年，例如 114）。"))
@@ -50,7 +50,7 @@ class CreateForm(_Form):
     student_nos = fields.String(load_default="")
 
 
-class ReceiptForm(_Form):
+class ReceiptForm(Form):
     window_id = Int(label="收訖明細確認期間", low=1, load_default=None, error_messages=_msg("請選擇收訖明細確認期間。"))
     first_day = fields.Date(load_default=None, error_messages=_msg("確認期間開始日不是有效的日期（例如 2026-10-04）。"))
     last_day = fields.Date(load_default=None, error_messages=_msg("確認期間結束日不是有效的日期（例如 2026-10-18）。"))

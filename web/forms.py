@@ -14,7 +14,11 @@ from workflows.core.errors import InvalidInput
 from workflows.items.uploads import Upload
 
 
-class _Form(Schema):
+class Form(Schema):
+    """A page's form: fields the form does not declare (the CSRF token, the buttons' names) are
+    dropped, and a blank integer field (an empty <select> or number input) counts as not given,
+    so its default applies or its "required" message names it, rather than "not a number"."""
+
     class Meta:
         unknown = EXCLUDE  # the CSRF token and the buttons' names
 
@@ -30,19 +34,19 @@ def _required(message: str) -> dict:
     return {"required": message, "invalid": message, "null": message}
 
 
-class VersionForm(_Form):
+class VersionForm(Form):
     """An action button's form: the version of the item the page showed (stale-page guard)."""
 
     version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
 
 
-class OutcomeUploadForm(_Form):
+class OutcomeUploadForm(Form):
     course_id = Int(label="課程", low=1, required=True, error_messages=_required("請選擇課程。"))
     title = fields.String(load_default="")
     description = fields.String(load_default="")
 
 
-class PerformanceUploadForm(_Form):
+class PerformanceUploadForm(Form):
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
                         error_messages=_required("請選擇學年度。"))
     category = fields.String(required=True, error_messages=_required("請選擇多元表現類別。"))

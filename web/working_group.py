@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import _Form, parse
+from web.forms import Form, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from workflows.school import self_check, trainings
 from workflows.core.clock import academic_year_of, roc_date, taipei_date
@@ -26,14 +26,14 @@ def _msg(label: str) -> dict:
     return {"required": label, "invalid": label, "null": label}
 
 
-class TickForm(_Form):
+class TickForm(Form):
     version = Int(label="頁面上的版本", required=True, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
     planned = fields.String(load_default="")
     done = fields.String(load_default="")
     done_on = fields.String(load_default="")
 
 
-class ItemForm(_Form):
+class ItemForm(Form):
     version = Int(label="頁面上的版本", load_default=None, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
     task = fields.String(load_default="")
     owner = fields.String(load_default="")
@@ -41,7 +41,7 @@ class ItemForm(_Form):
     national_date = fields.String(load_default="")
 
 
-class TrainingForm(_Form):
+class TrainingForm(Form):
     kind = fields.String(load_default="")
     held_on = fields.String(load_default="")
     title = fields.String(load_default="")

@@ -12,7 +12,7 @@ from marshmallow import fields
 
 from web.context import files, login_required, now, school_uow
 from web.files import MEDIA_TYPES, chunks
-from web.forms import VersionForm, _Form, parse, upload_of
+from web.forms import Form, VersionForm, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int
 from web.records import FIXABLE, bp, required
 from workflows.core.clock import semester_of, taipei_date
@@ -25,7 +25,7 @@ LIMITS = {"place_max": records.PLACE_MAX, "text_max": records.TEXT_MAX, "file_li
           "accept": ",".join(part for kind in records.FILE_RULE.kinds for part in ACCEPT[kind])}
 
 
-class TermQuery(_Form):
+class TermQuery(Form):
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, load_default=None,
                         error_messages=required("學年度須為數字（例如 114）。"))
     semester = Int(label="學期", high=2, load_default=None, error_messages=required("學期須為 1 或 2。"))
@@ -42,7 +42,7 @@ class ConsultationForm(VersionForm):
     remove_file = fields.Boolean(load_default=False)
 
 
-class ConsultationImportForm(_Form):
+class ConsultationImportForm(Form):
     consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=required("請選擇課程諮詢教師。"))
 
 
