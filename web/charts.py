@@ -29,13 +29,14 @@ class Guide:
     colour: str = "#b00020"
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
+    """A coordinate or value as SVG prints it: one decimal at most, no trailing zeros."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _text(x: float, y: float, content, *, anchor: str = "middle", size: int = 12,
           colour: str = "#1d1d1f", extra: str = "") -> str:
-    return (f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" '
+    return (f'<text x="{num(x)}" y="{num(y)}" text-anchor="{anchor}" font-size="{size}" '
             f'fill="{colour}"{extra}>{escape(content)}</text>')
 
 
@@ -43,10 +44,12 @@ def _short(label: str, room: float, size: int = 12) -> str:
     """A label cut to fit `room` pixels (CJK glyphs are about one em wide); the full text stays in
     the bar's <title>."""
     fits = max(1, int(room // (size * 0.95)))
-    return label if _width(label, size) <= room else label[:max(1, fits - 1)] + "…"
+    return label if text_width(label, size) <= room else label[:max(1, fits - 1)] + "…"
 
 
-def _width(label: str, size: int = 12) -> float:
+def text_width(label: str, size: int = 12) -> float:
+    """The width in pixels of `label` at font `size`, estimated: a CJK glyph is one em, others
+    0.6 em (no font metrics on the server)."""
     return sum(size if ord(ch) > 0x2e80 else size * 0.6 for ch in label)
 
 
@@ -55,8 +58,8 @@ def _svg(width: float, height: float, title: str, desc: str, body: list[str]) ->
     uid = "c" + hashlib.sha1(f"{title}|{desc}|{content}".encode()).hexdigest()[:10]
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'aria-labelledby="{uid}-t {uid}-d" viewBox="0 0 {_num(width)} {_num(height)}" '
-        f'width="{_num(width)}" height="{_num(height)}" style="max-width:100%;height:auto" '
+        f'aria-labelledby="{uid}-t {uid}-d" viewBox="0 0 {num(width)} {num(height)}" '
+        f'width="{num(width)}" height="{num(height)}" style="max-width:100%;height:auto" '
         f'font-family="{FONT}">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
         f"{content}</svg>")
@@ -83,7 +86,7 @@ def _axis(width: float, top: float, bottom: float, maximum: float, fmt: Callable
         if whole and fraction == 0.5 and (maximum / 2) % 1:
             continue
         y = bottom - (bottom - top) * fraction
-        out.append(f'<line x1="{LEFT}" y1="{_num(y)}" x2="{_num(width - RIGHT)}" y2="{_num(y)}" '
+        out.append(f'<line x1="{LEFT}" y1="{num(y)}" x2="{num(width - RIGHT)}" y2="{num(y)}" '
                    f'stroke="#ddd" stroke-width="1"/>')
         out.append(_text(LEFT - 6, y + 4, fmt(maximum * fraction), anchor="end", size=11, colour="#666"))
     return out
@@ -94,7 +97,7 @@ def _slot(count: int) -> float:
 
 
 def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, max_value: float | None = None,
-              fmt: Callable[[float], str] = lambda v: _num(v), colours: Sequence[str] | None = None,
+              fmt: Callable[[float], str] = lambda v: num(v), colours: Sequence[str] | None = None,
               guides: Sequence[Guide] = (), whole: bool = False, description: str | None = None) -> Markup:
     """Vertical bars, one per (label, value); a bar's height is value ÷ max_value of the plot.
     `colours` (one per bar) e.g. for bands; `guides` draw reference lines."""
@@ -109,15 +112,15 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, max_value: float
         h = PLOT_HEIGHT * min(max(value, 0) / maximum, 1) if maximum else 0
         x = LEFT + slot * index + slot * 0.15
         colour = colours[index] if colours else BAR_COLOUR
-        body.append(f'<rect class="bar" x="{_num(x)}" y="{_num(bottom - h)}" width="{_num(slot * 0.7)}" '
-                    f'height="{_num(h)}" fill="{colour}" data-value="{escape(_num(value))}">'
+        body.append(f'<rect class="bar" x="{num(x)}" y="{num(bottom - h)}" width="{num(slot * 0.7)}" '
+                    f'height="{num(h)}" fill="{colour}" data-value="{escape(num(value))}">'
                     f"<title>{escape(label)}：{escape(fmt(value))}</title></rect>")
         body.append(_text(x + slot * 0.35, bottom - h - 4, fmt(value), size=11))
         body.append(_text(x + slot * 0.35, bottom + 16, _short(label, slot - 2), size=12))
     for guide in guides:
         y = bottom - PLOT_HEIGHT * min(guide.value / maximum, 1)
-        body.append(f'<line class="guide" x1="{LEFT}" y1="{_num(y)}" x2="{_num(width - RIGHT)}" '
-                    f'y2="{_num(y)}" stroke="{guide.colour}" stroke-dasharray="4 3" stroke-width="1">'
+        body.append(f'<line class="guide" x1="{LEFT}" y1="{num(y)}" x2="{num(width - RIGHT)}" '
+                    f'y2="{num(y)}" stroke="{guide.colour}" stroke-dasharray="4 3" stroke-width="1">'
                     f"<title>{escape(guide.label)}</title></line>")
         body.append(_text(width - RIGHT, y - 3, guide.label, anchor="end", size=10, colour=guide.colour))
     if not bars:
@@ -135,12 +138,12 @@ def histogram(title: str, buckets: Sequence[tuple[str, int]], *, unit: str = "�
     height = TOP + PLOT_HEIGHT + BOTTOM
     bottom = TOP + PLOT_HEIGHT
     maximum = _nice_max(max((v for _, v in buckets), default=0))
-    body = _axis(width, TOP, bottom, maximum, lambda v: _num(v), whole=True)
+    body = _axis(width, TOP, bottom, maximum, lambda v: num(v), whole=True)
     for index, (label, value) in enumerate(buckets):
         h = PLOT_HEIGHT * value / maximum
         x = LEFT + slot * index
-        body.append(f'<rect class="bar" x="{_num(x)}" y="{_num(bottom - h)}" width="{_num(slot)}" '
-                    f'height="{_num(h)}" fill="{BAR_COLOUR}" stroke="#fff" stroke-width="1" '
+        body.append(f'<rect class="bar" x="{num(x)}" y="{num(bottom - h)}" width="{num(slot)}" '
+                    f'height="{num(h)}" fill="{BAR_COLOUR}" stroke="#fff" stroke-width="1" '
                     f'data-value="{value}"><title>{escape(label)}：{value} {escape(unit)}</title></rect>')
         if value:
             body.append(_text(x + slot / 2, bottom - h - 4, str(value), size=11))
@@ -165,7 +168,7 @@ def stacked_bar_chart(title: str, categories: Sequence[str],
     height = bottom + BOTTOM + legend_rows * 18
     totals = [sum(values[c] for _, _, values in shown) for c in range(count)]
     maximum = _nice_max(max(totals, default=0))
-    body = _axis(width, TOP, bottom, maximum, lambda v: _num(v), whole=True)
+    body = _axis(width, TOP, bottom, maximum, lambda v: num(v), whole=True)
     for c, category in enumerate(categories):
         x = LEFT + slot * c + slot * 0.15
         y = float(bottom)
@@ -175,19 +178,19 @@ def stacked_bar_chart(title: str, categories: Sequence[str],
                 continue
             h = PLOT_HEIGHT * value / maximum
             y -= h
-            body.append(f'<rect class="segment" x="{_num(x)}" y="{_num(y)}" width="{_num(slot * 0.7)}" '
-                        f'height="{_num(h)}" fill="{colours[i % len(colours)]}" data-value="{_num(value)}">'
-                        f"<title>{escape(category)}・{escape(name)}：{_num(value)} {escape(unit)}</title></rect>")
-        body.append(_text(x + slot * 0.35, y - 4, _num(totals[c]), size=11))
+            body.append(f'<rect class="segment" x="{num(x)}" y="{num(y)}" width="{num(slot * 0.7)}" '
+                        f'height="{num(h)}" fill="{colours[i % len(colours)]}" data-value="{num(value)}">'
+                        f"<title>{escape(category)}・{escape(name)}：{num(value)} {escape(unit)}</title></rect>")
+        body.append(_text(x + slot * 0.35, y - 4, num(totals[c]), size=11))
         body.append(_text(x + slot * 0.35, bottom + 16, _short(category, slot - 2)))
     for n, (i, name, _) in enumerate(shown):
         lx = LEFT + (n % 4) * ((width - LEFT) / 4)
         ly = bottom + 34 + (n // 4) * 18
-        body.append(f'<rect x="{_num(lx)}" y="{_num(ly - 10)}" width="12" height="12" '
+        body.append(f'<rect x="{num(lx)}" y="{num(ly - 10)}" width="12" height="12" '
                     f'fill="{colours[i % len(colours)]}"/>')
         body.append(_text(lx + 16, ly, name, anchor="start", size=11))
     desc = description or "；".join(
-        f"{category}：" + "、".join(f"{name} {_num(values[c])}" for _, name, values in shown if values[c])
+        f"{category}：" + "、".join(f"{name} {num(values[c])}" for _, name, values in shown if values[c])
         for c, category in enumerate(categories)) or "尚無資料"
     return _svg(width, height, title, desc, body)
 
@@ -209,18 +212,18 @@ def line_chart(title: str, points: Sequence[tuple[str, float]], *, max_value: fl
         y = bottom - PLOT_HEIGHT * min(max(value, 0) / max_value, 1)
         coords.append((x, y, label, value))
     if coords:
-        path = " ".join(f"{_num(x)},{_num(y)}" for x, y, _, _ in coords)
+        path = " ".join(f"{num(x)},{num(y)}" for x, y, _, _ in coords)
         body.append(f'<polyline points="{path}" fill="none" stroke="{BAR_COLOUR}" stroke-width="2"/>')
     every = max(1, count // 12)  # at most about a dozen axis labels
     for index, (x, y, label, value) in enumerate(coords):
-        body.append(f'<circle class="point" cx="{_num(x)}" cy="{_num(y)}" r="4" fill="{BAR_COLOUR}" '
-                    f'data-value="{escape(_num(value))}"><title>{escape(label)}：{escape(fmt(value))}</title></circle>')
+        body.append(f'<circle class="point" cx="{num(x)}" cy="{num(y)}" r="4" fill="{BAR_COLOUR}" '
+                    f'data-value="{escape(num(value))}"><title>{escape(label)}：{escape(fmt(value))}</title></circle>')
         if index % every == 0 or index == count - 1:
             body.append(_text(x, bottom + 16, _short(label, slot * every - 2), size=11))
     for guide in guides:
         y = bottom - PLOT_HEIGHT * min(guide.value / max_value, 1)
-        body.append(f'<line class="guide" x1="{LEFT}" y1="{_num(y)}" x2="{_num(width - RIGHT)}" '
-                    f'y2="{_num(y)}" stroke="{guide.colour}" stroke-dasharray="4 3"/>')
+        body.append(f'<line class="guide" x1="{LEFT}" y1="{num(y)}" x2="{num(width - RIGHT)}" '
+                    f'y2="{num(y)}" stroke="{guide.colour}" stroke-dasharray="4 3"/>')
     if not points:
         body.append(_text(width / 2, TOP + PLOT_HEIGHT / 2, "尚無資料", colour="#666"))
     desc = description or "；".join(f"{label}：{fmt(value)}" for label, value in points) or "尚無資料"

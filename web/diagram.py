@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from statemachine import StateMachine
 
 from states import edges, event_label
-from web.charts import FONT, _num as _n, _width as _text_width  # as the charts measure and print
+from web.charts import FONT, num, text_width  # as the charts measure and print
 
 NODE_HEIGHT = 36
 COLUMN_GAP = 150  # room for event labels between columns
@@ -138,7 +138,7 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
     nodes = layout(machine)
     arrows = links(machine)
     title = title or machine.__name__
-    node_width = max(_text_width(n.label, FONT_SIZE) for n in nodes.values()) + 28
+    node_width = max(text_width(n.label, FONT_SIZE) for n in nodes.values()) + 28
     half_w, half_h = node_width / 2, NODE_HEIGHT / 2
     column_sizes: dict[int, int] = {}
     for node in nodes.values():
@@ -169,8 +169,8 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
         span = nodes[arrow.target].column - nodes[arrow.source].column
         if arrow.source == arrow.target:  # a loop above the state
             top = y0 - half_h
-            d = (f"M{_n(x0 - half_w / 3)},{_n(top)} C{_n(x0 - half_w / 2)},{_n(top - 44)} "
-                 f"{_n(x0 + half_w / 2)},{_n(top - 44)} {_n(x0 + half_w / 3)},{_n(top - 3)}")
+            d = (f"M{num(x0 - half_w / 3)},{num(top)} C{num(x0 - half_w / 2)},{num(top - 44)} "
+                 f"{num(x0 + half_w / 2)},{num(top - 44)} {num(x0 + half_w / 3)},{num(top - 3)}")
             routes.append(_Route(d, [(x0, top - 38)], top, top - 46))
         elif span <= -2:
             # A long way back: down the gap beside the source, along a lane below every row,
@@ -180,11 +180,11 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
             in_x = x2 + half_w + 14 + 6 * lane
             floor = rows_bottom + 14 + 16 * lane
             r = 6
-            d = (f"M{_n(x0 - half_w)},{_n(y0 + 6)} L{_n(out_x + r)},{_n(y0 + 6)} "
-                 f"Q{_n(out_x)},{_n(y0 + 6)} {_n(out_x)},{_n(y0 + 6 + r)} L{_n(out_x)},{_n(floor - r)} "
-                 f"Q{_n(out_x)},{_n(floor)} {_n(out_x - r)},{_n(floor)} L{_n(in_x + r)},{_n(floor)} "
-                 f"Q{_n(in_x)},{_n(floor)} {_n(in_x)},{_n(floor - r)} L{_n(in_x)},{_n(y2 + 6 + r)} "
-                 f"Q{_n(in_x)},{_n(y2 + 6)} {_n(in_x - r)},{_n(y2 + 6)} L{_n(x2 + half_w + 3)},{_n(y2 + 6)}")
+            d = (f"M{num(x0 - half_w)},{num(y0 + 6)} L{num(out_x + r)},{num(y0 + 6)} "
+                 f"Q{num(out_x)},{num(y0 + 6)} {num(out_x)},{num(y0 + 6 + r)} L{num(out_x)},{num(floor - r)} "
+                 f"Q{num(out_x)},{num(floor)} {num(out_x - r)},{num(floor)} L{num(in_x + r)},{num(floor)} "
+                 f"Q{num(in_x)},{num(floor)} {num(in_x)},{num(floor - r)} L{num(in_x)},{num(y2 + 6 + r)} "
+                 f"Q{num(in_x)},{num(y2 + 6)} {num(in_x - r)},{num(y2 + 6)} L{num(x2 + half_w + 3)},{num(y2 + 6)}")
             spots = [(in_x + (out_x - in_x) * f, floor) for f in (0.5, 0.35, 0.65, 0.2, 0.8)]
             routes.append(_Route(d, spots, floor + 10, min(y0, y2)))
         else:
@@ -198,7 +198,7 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
             nx, ny = (y2 - y0) / length, -(x2 - x0) / length  # left of the direction of travel
             control = ((x0 + x2) / 2 + nx * bow * 2, (y0 + y2) / 2 + ny * bow * 2)
             start, end = boundary(x0, y0, control, 1), boundary(x2, y2, control, 3)
-            d = f"M{_n(start[0])},{_n(start[1])} Q{_n(control[0])},{_n(control[1])} {_n(end[0])},{_n(end[1])}"
+            d = f"M{num(start[0])},{num(start[1])} Q{num(control[0])},{num(control[1])} {num(end[0])},{num(end[1])}"
             spots = [_quadratic(start, control, end, t) for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78)]
             middle = _quadratic(start, control, end, 0.5)
             routes.append(_Route(d, spots, max(start[1], end[1], middle[1]), min(start[1], end[1], middle[1])))
@@ -208,7 +208,7 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
     taken = [(x - half_w, y - half_h, x + half_w, y + half_h) for x, y in centre.values()]
     placed: list[tuple[float, float]] = []
     for arrow, route in zip(arrows, routes):
-        w = _text_width(arrow.label, LABEL_SIZE) + 6
+        w = text_width(arrow.label, LABEL_SIZE) + 6
         spots = [(x, y + dy) for dy in (0, -10, 10) for x, y in route.spots]
         boxes = [(x - w / 2, y - 9, x + w / 2, y + 7) for x, y in spots]
         best = min(range(len(boxes)), key=lambda i: (_overlap(boxes[i], taken), i))
@@ -230,26 +230,26 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
                      f'data-target="{escape(arrow.target)}" data-events="{events}">'
                      f'<title>{escape(describe)}</title><path d="{route.d}" fill="none" stroke="#555" '
                      f'stroke-width="1.3" marker-end="url(#{uid}-arrow)"/></g>')
-        w = _text_width(arrow.label, LABEL_SIZE) + 6
+        w = text_width(arrow.label, LABEL_SIZE) + 6
         labels.append(f'<g class="event-label" data-events="{events}">'
-                      f'<rect x="{_n(lx - w / 2)}" y="{_n(ly - 9)}" width="{_n(w)}" height="16" rx="3" '
-                      f'fill="#fff" fill-opacity="0.9"/><text x="{_n(lx)}" y="{_n(ly + 3)}" '
+                      f'<rect x="{num(lx - w / 2)}" y="{num(ly - 9)}" width="{num(w)}" height="16" rx="3" '
+                      f'fill="#fff" fill-opacity="0.9"/><text x="{num(lx)}" y="{num(ly + 3)}" '
                       f'text-anchor="middle" font-size="{LABEL_SIZE}" fill="#333">{escape(arrow.label)}</text></g>')
 
     shapes = []
     for node in nodes.values():
         x, y = centre[node.id]
         left, top = x - half_w, y - half_h
-        parts = [f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(node_width)}" height="{NODE_HEIGHT}" rx="8" '
+        parts = [f'<rect x="{num(left)}" y="{num(top)}" width="{num(node_width)}" height="{NODE_HEIGHT}" rx="8" '
                  f'fill="{"#eef7ee" if node.final else "#e8f0f8"}" stroke="#1f4e79" stroke-width="1.5"/>']
         if node.final:  # double border
-            parts.append(f'<rect x="{_n(left + 4)}" y="{_n(top + 4)}" width="{_n(node_width - 8)}" '
+            parts.append(f'<rect x="{num(left + 4)}" y="{num(top + 4)}" width="{num(node_width - 8)}" '
                          f'height="{NODE_HEIGHT - 8}" rx="5" fill="none" stroke="#1f4e79" stroke-width="1"/>')
         if node.initial:  # a dot and an arrow into the initial state
-            parts.append(f'<circle cx="{_n(left - ENTRY + 8)}" cy="{_n(y)}" r="6" fill="#1d1d1f"/>'
-                         f'<line x1="{_n(left - ENTRY + 14)}" y1="{_n(y)}" x2="{_n(left - 3)}" y2="{_n(y)}" '
+            parts.append(f'<circle cx="{num(left - ENTRY + 8)}" cy="{num(y)}" r="6" fill="#1d1d1f"/>'
+                         f'<line x1="{num(left - ENTRY + 14)}" y1="{num(y)}" x2="{num(left - 3)}" y2="{num(y)}" '
                          f'stroke="#1d1d1f" stroke-width="1.5" marker-end="url(#{uid}-arrow)"/>')
-        parts.append(f'<text x="{_n(x)}" y="{_n(y + 5)}" text-anchor="middle" font-size="{FONT_SIZE}" '
+        parts.append(f'<text x="{num(x)}" y="{num(y + 5)}" text-anchor="middle" font-size="{FONT_SIZE}" '
                      f'fill="#1d1d1f">{escape(node.label)}</text>')
         kind = "起始狀態" if node.initial else ("終止狀態" if node.final else "狀態")
         shapes.append(f'<g class="state" data-state="{escape(node.id)}" '
@@ -257,11 +257,11 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
                       f'<title>{escape(node.label)}（{escape(node.id)}，{kind}）</title>{"".join(parts)}</g>')
 
     legend_y = height - 14
-    legend = (f'<g class="legend"><circle cx="{MARGIN + 6}" cy="{_n(legend_y - 4)}" r="5" fill="#1d1d1f"/>'
-              f'<text x="{MARGIN + 16}" y="{_n(legend_y)}" font-size="11" fill="#333">起始狀態</text>'
-              f'<rect x="{MARGIN + 84}" y="{_n(legend_y - 11)}" width="22" height="14" rx="3" fill="#eef7ee" '
-              f'stroke="#1f4e79"/><rect x="{MARGIN + 87}" y="{_n(legend_y - 8)}" width="16" height="8" rx="2" '
-              f'fill="none" stroke="#1f4e79"/><text x="{MARGIN + 112}" y="{_n(legend_y)}" font-size="11" '
+    legend = (f'<g class="legend"><circle cx="{MARGIN + 6}" cy="{num(legend_y - 4)}" r="5" fill="#1d1d1f"/>'
+              f'<text x="{MARGIN + 16}" y="{num(legend_y)}" font-size="11" fill="#333">起始狀態</text>'
+              f'<rect x="{MARGIN + 84}" y="{num(legend_y - 11)}" width="22" height="14" rx="3" fill="#eef7ee" '
+              f'stroke="#1f4e79"/><rect x="{MARGIN + 87}" y="{num(legend_y - 8)}" width="16" height="8" rx="2" '
+              f'fill="none" stroke="#1f4e79"/><text x="{MARGIN + 112}" y="{num(legend_y)}" font-size="11" '
               f'fill="#333">終止狀態（雙框）</text></g>')
     initial_labels = "、".join(n.label for n in nodes.values() if n.initial)
     final_labels = "、".join(n.label for n in nodes.values() if n.final) or "無"
@@ -272,8 +272,8 @@ def machine_svg(machine: type[StateMachine], *, title: str | None = None) -> Mar
             f'</marker></defs>')
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="diagram" role="img" '
-        f'aria-labelledby="{uid}-t {uid}-d" viewBox="0 0 {_n(width)} {_n(height)}" width="{_n(width)}" '
-        f'height="{_n(height)}" font-family="{FONT}">'
+        f'aria-labelledby="{uid}-t {uid}-d" viewBox="0 0 {num(width)} {num(height)}" width="{num(width)}" '
+        f'height="{num(height)}" font-family="{FONT}">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>{defs}'
-        f'<g transform="translate(0 {_n(shift)})">{"".join(paths)}{"".join(shapes)}{"".join(labels)}</g>'
+        f'<g transform="translate(0 {num(shift)})">{"".join(paths)}{"".join(shapes)}{"".join(labels)}</g>'
         f'{legend}</svg>')

@@ -6,12 +6,12 @@ from flask import jsonify, request
 from marshmallow import fields
 
 from web.api.core import operation, parse, schema_instance
-from web.api.schemas import ApiSchema, DateTime, Id, Integer, Text, _Paging, in_range, one_of, text
+from web.api.schemas import ApiSchema, DateTime, Id, Integer, Paging, Text, in_range, one_of, text
 from web.context import now, school_uow
 from workflows.items import queues, status
 
 
-class QueueQuery(_Paging):
+class QueueQuery(Paging):
     course_id = Id(metadata={"description": "只列此課程（須為呼叫者負責認證的課程）"})
     class_name = text(10, filled=True, metadata={"description": "只列此班級的學生（10 字以內）"})
     state = Text(load_default="submitted", validate=one_of(queues.QUEUE_STATES),

@@ -133,13 +133,15 @@ class ApiSchema(Schema):
 
 # -- input ------------------------------------------------------------------------------------
 
-class _Paging(ApiSchema):
+class Paging(ApiSchema):
+    """A list's page query: `page` from 1, `per_page` up to PER_PAGE_MAX (50 unless asked)."""
+
     page = Integer(load_default=1, validate=in_range(1, PAGE_MAX), metadata={"description": "第幾頁（從 1 起）"})
     per_page = Integer(load_default=50, validate=in_range(1, PER_PAGE_MAX),
                        metadata={"description": f"每頁筆數（最多 {PER_PAGE_MAX}）"})
 
 
-class ArtefactQuery(_Paging):
+class ArtefactQuery(Paging):
     student_id = Id(metadata={"description": "只列此學生的項目（仍只含呼叫者看得到的）"})
     kind = Text(validate=one_of(ITEM_KINDS), metadata={"description": "course_outcome 課程學習成果、performance 多元表現"})
     state = Text(validate=one_of(ITEM_STATES), metadata={"description": "狀態；未指定時不列已刪除的項目"})
@@ -238,7 +240,7 @@ class ReasonRequiredBody(EventBody):
     reason = text(REASON_MAX, filled=True, required=True, metadata={"description": f"原因（必填，{REASON_MAX} 字以內）"})
 
 
-class ReceiptQuery(_Paging):
+class ReceiptQuery(Paging):
     student_id = Id(metadata={"description": "學生編號"})
     window_id = Id(metadata={"description": "收訖明細確認期間（期程編號）"})
     state = Text(validate=one_of(RECEIPT_STATES), metadata={"description": "收訖明細狀態"})
