@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_INSTANCE = Path("instance")
@@ -56,12 +59,53 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+# The database's failures, for callers that import no SQLAlchemy (the web's error pages):
+# whatever the driver raised, and a pool whose connections all stayed busy for pool_timeout.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout)
+# A value the database cannot store (a NUL byte, an out-of-range number): the input's fault.
+UnstorableValue = DataError
+
+
+def is_outage(error: Exception) -> bool:
+    """The database could not be reached, the connection broke or no pooled connection came
+    free: not the request's fault, and nothing of it was applied unless `commit_in_doubt`."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    text = str(error.orig).lower()
+    return isinstance(error, OperationalError) and any(
+        sign in text for sign in ("connection", "could not connect", "server closed", "terminating", "shutting down"))
+
+
+def commit_in_doubt(error: Exception | None) -> bool:
+    """Whether the connection broke during COMMIT, so the work may have been applied. A failed
+    statement or connection attempt carries no doubt: its transaction never committed."""
+    if not isinstance(error, DBAPIError) or error.statement is not None:
+        return False
+    return not str(error.orig).lower().startswith(("connection failed", "could not connect"))
+
+
 @dataclass
 class Database:
     engine: Engine
+    _commit_hooks: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "after_commit", self._committed)
+
+    def _committed(self, _session: Session) -> None:
+        for hook in self._commit_hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every commit of this database's sessions; a hook registered again
+        (one Database serving several apps) is still called once."""
+        if hook not in self._commit_hooks:
+            self._commit_hooks.append(hook)
 
     @classmethod
     def from_url(cls, url: str | None = None) -> "Database":

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
+from persistence.db import DATABASE_FAILURES, Database, UnstorableValue, commit_in_doubt, is_outage
 from persistence.files import StorageError
 from web.upload_limits import current_upload_limit
 from workflows.school.filetypes import SLOT_LABELS, format_size
@@ -46,7 +44,7 @@ def respond(status: int, code: str, message: str, details: dict | None = None, h
         try:
             response = render_template("error.html", status=status, message=message,
                                        details=details or {}), status
-        except DBAPIError as error:
+        except DATABASE_FAILURES as error:
             # The page's frame reads the signed-in account: with the database gone, a 404 or a
             # 403 page would fail with a 500. Say what is wrong instead.
             if not is_outage(error):
@@ -82,22 +80,17 @@ def _answers_another_method(error: MethodNotAllowed) -> bool:
     return False
 
 
-def _note_commits(sessions) -> None:
+def _note_commit() -> None:
     """Remember in the request that something committed: a connection lost after that (reading
     the answer back) must not tell the person that nothing was applied."""
-    if getattr(sessions, "_portfolio_commits_noted", False):
-        return
-
-    @event.listens_for(sessions, "after_commit")
-    def _committed(_session):
-        if has_request_context():
-            g.database_committed = True
-    sessions._portfolio_commits_noted = True
+    if has_request_context():
+        g.database_committed = True
 
 
 def install(app: Flask) -> None:
-    if "portfolio.db" in app.extensions:
-        _note_commits(app.extensions["portfolio.db"].sessions)
+    db: Database | None = app.extensions.get("portfolio.db")
+    if db is not None:
+        db.after_commit(_note_commit)
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
@@ -135,48 +128,28 @@ def install(app: Flask) -> None:
         details = {"allowed_methods": sorted(error.valid_methods)} if getattr(error, "valid_methods", None) else None
         return respond(error.code, code, message, details, headers=carried_headers(error))
 
-    @app.errorhandler(DataError)
-    def _data(error: DataError):
+    @app.errorhandler(UnstorableValue)
+    def _data(error: UnstorableValue):
         # Input the database cannot store (a NUL byte, an out-of-range number): nothing applied.
         return respond(422 if wants_json() else 400, "invalid_input",
                        "輸入含有系統無法儲存的字元或數值，請檢查後再送出；您的操作沒有生效。")
 
-    @app.errorhandler(DBAPIError)
-    def _database(error: DBAPIError):
+    def _database(error: Exception):
         if is_outage(error):
             return outage_response(error)
         raise error
 
-    @app.errorhandler(PoolTimeout)
-    def _pool_exhausted(error: PoolTimeout):
-        # Every pooled connection busy for pool_timeout seconds: nothing was started.
-        return outage_response(None)
+    for failure in DATABASE_FAILURES:
+        app.register_error_handler(failure, _database)
 
 
-def is_outage(error: DBAPIError) -> bool:
-    """The database could not be reached, or the connection broke: not the request's fault."""
-    if error.connection_invalidated or isinstance(error, InterfaceError):
-        return True
-    text = str(error.orig).lower()
-    return isinstance(error, OperationalError) and any(
-        sign in text for sign in ("connection", "could not connect", "server closed", "terminating", "shutting down"))
-
-
-def _in_doubt(error: DBAPIError | None) -> bool:
-    """Whether the connection broke during COMMIT, so the work may have been applied. A failed
-    statement or connection attempt carries no doubt: its transaction never committed."""
-    if error is None or error.statement is not None:
-        return False
-    return not str(error.orig).lower().startswith(("connection failed", "could not connect"))
-
-
-def outage_response(error: DBAPIError | None):
+def outage_response(error: Exception | None):
     """503 with Retry-After: the transaction rolled back (or, if the commit's answer was lost,
     the person is told to look before redoing it); the pool reconnects on a later request."""
     # The error page must not read the signed-in account again (base.html does, through
     # current_account): it would fail the same way.
     g.account = None
-    doubt = _in_doubt(error) or g.get("database_committed", False)
+    doubt = commit_in_doubt(error) or g.get("database_committed", False)
     message = IN_DOUBT_MESSAGE if doubt else OUTAGE_MESSAGE
     return respond(503, "unavailable", message, {"retry_after": RETRY_AFTER_SECONDS},
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
