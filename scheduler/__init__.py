@@ -7,6 +7,7 @@
 - `leader` makes sure one scheduler acts at a time (PostgreSQL advisory lock; a file lock next
   to a SQLite database); a second one waits and takes over when the first dies.
 - `jobs` holds the functions stored jobs name by reference.
+- `process` is the `portfolio scheduler` process: schema check, leadership, signals, exit codes.
 
 The effects themselves are `workflows.deadlines.run.run_due`: idempotent, set-based, explicit `now`.
 """
