@@ -7,6 +7,7 @@ afterwards. Time never passes for real: every step gets an explicit `now`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
@@ -237,3 +238,12 @@ def test_the_same_message_is_queued_and_sent_once(db, files, smtp):
     run_due(db, files, REMINDER_TIME + timedelta(days=1))
     assert deliver(db, smtp.mailer, REMINDER_TIME + timedelta(days=1)) == Delivery()
     assert sorted(smtp.recipients) == sorted(emails(world)[:2])
+
+
+def test_the_listing_leaves_sent_messages_out_unless_asked(db, files, smtp):
+    world = with_drafts(db, files)
+    queue(world, [replace(receipt_reminder(world), email=None)])
+    deliver(db, smtp.mailer, REMINDER_TIME + timedelta(minutes=1))
+
+    assert [m.status for m in outbox.list_messages(db, include_sent=True)] == ["sent", "sent", "no_address"]
+    assert [m.status for m in outbox.list_messages(db)] == ["no_address"]

@@ -75,6 +75,16 @@ def queue(uow, messages: list[Message], now: datetime) -> int:
     return len(rows)
 
 
+def list_messages(db: Database, *, include_sent: bool = False) -> list[OutboxMessage]:
+    """Every school's messages, oldest first: those still to send or given up on (pending,
+    sending, failed, no address), or all of them with `include_sent`."""
+    with db.session() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if not include_sent:
+            query = query.where(OutboxMessage.status != "sent")
+        return list(session.scalars(query))
+
+
 # -- delivery --------------------------------------------------------------------------------
 
 class MailSession(Protocol):
