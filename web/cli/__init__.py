@@ -1,59 +1,36 @@
 """`portfolio`: the command line. Like the web, it only parses, calls a workflow and prints."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from persistence.db import Database, default_url
-from persistence.files import LocalFileStore
-from persistence.mail import SmtpMailer, SmtpSettings
-from persistence.migrate import current_revision, head_revision, upgrade
+from persistence.mail import SmtpSettings
+from persistence.migrate import current_revision, upgrade
 from web.cli.backup_cli import backup, restore
 from web.cli.batch import batch
+from web.cli.context import OPERATOR, Context, pass_context, run
+from web.cli.demo import demo
 from web.cli.fsck_cli import fsck
 from web.cli.policy import policy
 from web.cli.receipts_cli import receipts
 from web.cli.transfer_cli import transfer
-from workflows.school import calendar as school_calendar
-from workflows.people.accounts import PASSWORD_MIN
-from workflows.core.actors import Actor
-from workflows.core.errors import DomainError
-from workflows.core.clock import format_taipei
+from web.notices import render_notices
+from workflows.core.clock import format_taipei, utc_now
+from workflows.core.errors import InvalidInput
+from workflows.core.roles import Role
 from workflows.core.unit_of_work import UnitOfWork
-
-OPERATOR = Actor("platform", None, "命令列管理者")
-
-
-class Context:
-    def __init__(self, db_url: str | None, data_dir: str | None, smtp: SmtpSettings | None = None):
-        self.db_url = db_url or default_url()
-        self.data_dir = Path(data_dir or "instance/files")
-        self.smtp = smtp
-        self._db: Database | None = None
-
-    @property
-    def mailer(self) -> SmtpMailer | None:
-        return SmtpMailer(self.smtp) if self.smtp else None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database.from_url(self.db_url)
-        return self._db
-
-    @property
-    def files(self) -> LocalFileStore:
-        return LocalFileStore(self.data_dir)
-
-    def school_uow(self, code: str) -> UnitOfWork:
-        from workflows.school.schools import school_by_code
-
-        return UnitOfWork(self.db, school_by_code(self.db, code).id, self.files)
-
-
-pass_context = click.make_pass_decorator(Context)
+from workflows.deadlines.notices import paper_notices
+from workflows.deadlines.outbox import deliver, list_messages
+from workflows.deadlines.run import run_due
+from workflows.people import passwords
+from workflows.people.accounts import PASSWORD_MIN, create_account, grant_role, person_ids
+from workflows.people.personal_data import RedactNationalIds
+from workflows.school import calendar as school_calendar
+from workflows.school.imports import IMPORTERS
+from workflows.school.schools import all_schools, create_school, school_by_code
 
 
 @click.group(help="學生學習歷程檔案工作流程服務（Student Learning Portfolio workflow service）。")
@@ -81,10 +58,6 @@ def main(ctx: click.Context, db_url: str | None, data_dir: str | None, smtp_host
 
 def _log_without_id_numbers() -> None:
     """ID numbers (身分證號) never reach a log line, whatever logs them."""
-    import logging
-
-    from workflows.people.personal_data import RedactNationalIds
-
     handler = logging.StreamHandler()
     handler.addFilter(RedactNationalIds())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -94,17 +67,6 @@ def _log_without_id_numbers() -> None:
         root.setLevel(logging.WARNING)
 
 
-def run(action):
-    """Domain errors become a clear message and exit code 1, never a traceback."""
-    try:
-        return action()
-    except DomainError as error:
-        click.echo(f"錯誤：{error.message}", err=True)
-        for line in error.details.get("errors", []):
-            click.echo(f"  {line}", err=True)
-        sys.exit(1)
-
-
 main.add_command(policy)
 main.add_command(receipts)
 main.add_command(batch)
@@ -112,6 +74,7 @@ main.add_command(backup)
 main.add_command(restore)
 main.add_command(transfer)
 main.add_command(fsck)
+main.add_command(demo)
 
 
 @main.group(help="資料庫。")
@@ -137,8 +100,6 @@ def school() -> None:
 @click.option("--policy", "policy_ref", required=True, metavar="PRESET_OR_FILE")
 @pass_context
 def school_add(ctx: Context, code: str, name: str, policy_ref: str) -> None:
-    from workflows.school.schools import create_school
-
     school_id = run(lambda: create_school(ctx.db, OPERATOR, code=code, name=name, policy=policy_ref))
     click.echo(f"學校 {code} {name}（編號 {school_id}）")
 
@@ -146,8 +107,6 @@ def school_add(ctx: Context, code: str, name: str, policy_ref: str) -> None:
 @school.command("list", help="列出平臺上的學校。")
 @pass_context
 def school_list(ctx: Context) -> None:
-    from workflows.school.schools import all_schools
-
     for row in all_schools(ctx.db):
         click.echo(f"{row.code}  {row.name}  補充規定：{row.policy_name}")
 
@@ -158,8 +117,6 @@ def school_list(ctx: Context) -> None:
 @click.option("--school", "school_code", required=True, metavar="CODE")
 @pass_context
 def import_csv(ctx: Context, what: str, csv_file: Path, school_code: str) -> None:
-    from workflows.school.imports import IMPORTERS
-
     def action():
         with ctx.school_uow(school_code) as uow:
             return IMPORTERS[what](uow, OPERATOR, csv_file.read_bytes())
@@ -187,10 +144,10 @@ def calendar_set(ctx, school_code, kind, academic_year, semester, first_day, las
             if kind == "course_outcome_upload":
                 windows = school_calendar.define_outcome_windows(
                     uow, OPERATOR, academic_year, semester, first_day.date(), last_day.date(),
-                    now=_now())
+                    now=utc_now())
             else:
                 windows = (school_calendar.define_window(uow, OPERATOR, kind, academic_year, semester,
-                                                         first_day.date(), last_day.date(), now=_now()),)
+                                                         first_day.date(), last_day.date(), now=utc_now()),)
             uow.commit()
             return [school_calendar.describe(w) for w in windows]
     for line in run(action):
@@ -216,11 +173,7 @@ def calendar_show(ctx, school_code, academic_year) -> None:
 @click.option("--school", "school_code", help="只處理一所學校（預設：全部）。")
 @pass_context
 def sweep(ctx, school_code) -> None:
-    from workflows.deadlines.run import run_due
-    from workflows.deadlines.outbox import deliver
-    from workflows.school.schools import school_by_code
-
-    now = _now()
+    now = utc_now()
     only = {run(lambda: school_by_code(ctx.db, school_code)).id} if school_code else None
     result = run_due(ctx.db, ctx.files, now, school_ids=only)
     click.echo(f"期限作業（{format_taipei(now)}）")
@@ -231,7 +184,7 @@ def sweep(ctx, school_code) -> None:
     for error in result.errors:
         click.echo(f"  失敗：{error}", err=True)
     if ctx.mailer is not None:
-        click.echo(f"通知：{deliver(ctx.db, ctx.mailer, _now())}")
+        click.echo(f"通知：{deliver(ctx.db, ctx.mailer, utc_now())}")
     else:
         click.echo("通知：未設定 SMTP（--smtp-host 或 PORTFOLIO_SMTP_HOST），通知留在待寄清單。")
     if not result.ok:
@@ -250,49 +203,13 @@ def sweep(ctx, school_code) -> None:
               help="等待接手及檢查鎖定的間隔。")
 @pass_context
 def scheduler(ctx, catch_up_seconds, sync_seconds, deliver_seconds, poll_seconds) -> None:
-    from scheduler.leader import leadership_for
-    from scheduler.service import Service
+    # Imported here for start-up speed: APScheduler loads only for this long-running command.
+    from scheduler.process import run_process
 
-    current, head = current_revision(ctx.db.engine), head_revision()
-    if current != head:  # never migrate from here: two schedulers starting together would race
-        click.echo(f"錯誤：資料庫版本為 {current or '（空白）'}，最新為 {head}；請先執行 portfolio db upgrade。", err=True)
-        sys.exit(2)
-    service = Service(ctx.db, ctx.files, ctx.mailer, catch_up_seconds=catch_up_seconds,
-                      sync_seconds=sync_seconds, deliver_seconds=deliver_seconds, report=click.echo)
-    sys.exit(run_scheduler(service, leadership_for(ctx.db), poll_seconds))
-
-
-def run_scheduler(service, leadership, poll_seconds: float) -> int:
-    """Wait to lead, run until told to stop (SIGTERM/SIGINT) or the lock is lost."""
-    import faulthandler
-    import signal
-    import threading
-
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: where is it stuck?
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if not leadership.try_acquire():
-        click.echo("另一個排程器正在執行，等待接手…")
-        while not leadership.try_acquire():
-            if stop.wait(poll_seconds):
-                return 0
-    click.echo(f"排程器作用中（{format_taipei(_now())}）："
-               + ("寄送通知" if service.mailer else "未設定 SMTP，不寄送通知"))
-    try:
-        service.start()
-        while not stop.wait(poll_seconds):
-            if not leadership.held():
-                click.echo("失去排程器鎖定，停止以免與其他排程器重複執行。", err=True)
-                return 3
-            if not service.alive():
-                click.echo("排程器執行緒已停止，結束程序，讓其他排程器接手。", err=True)
-                return 4
-        return 0
-    finally:
-        service.shutdown()
-        leadership.release()
-        click.echo("排程器已停止。")
+    sys.exit(run_process(ctx.db, ctx.files, ctx.mailer, catch_up_seconds=catch_up_seconds,
+                         sync_seconds=sync_seconds, deliver_seconds=deliver_seconds,
+                         poll_seconds=poll_seconds, report=click.echo,
+                         warn=lambda text: click.echo(text, err=True)))
 
 
 @main.group(help="待寄通知（截止提醒、通報）。")
@@ -304,28 +221,18 @@ def outbox() -> None:
 @click.option("--all", "show_all", is_flag=True, help="包含已寄出的通知。")
 @pass_context
 def outbox_list(ctx, show_all) -> None:
-    from sqlalchemy import select
-
-    from persistence.tables import OutboxMessage
-
-    with ctx.db.session() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if not show_all:
-            query = query.where(OutboxMessage.status != "sent")
-        for m in session.scalars(query):
-            click.echo(f"{m.id:>6} {m.status:<10} {m.attempts} 次 {m.recipient_name} <{m.email or '無信箱'}> "
-                       f"{m.subject}" + (f"（{m.last_error}）" if m.last_error else ""))
+    for m in list_messages(ctx.db, include_sent=show_all):
+        click.echo(f"{m.id:>6} {m.status:<10} {m.attempts} 次 {m.recipient_name} <{m.email or '無信箱'}> "
+                   f"{m.subject}" + (f"（{m.last_error}）" if m.last_error else ""))
 
 
 @outbox.command("deliver", help="立即寄出到期的待寄通知。")
 @pass_context
 def outbox_deliver(ctx) -> None:
-    from workflows.deadlines.outbox import deliver
-
     if ctx.mailer is None:
         click.echo("錯誤：未設定 SMTP（--smtp-host 或 PORTFOLIO_SMTP_HOST）。", err=True)
         sys.exit(1)
-    click.echo(f"通知：{deliver(ctx.db, ctx.mailer, _now())}")
+    click.echo(f"通知：{deliver(ctx.db, ctx.mailer, utc_now())}")
 
 
 @main.command("notices", help="列印離校學生的收訖明細確認紙本通知（每位學生一頁，HTML，可直接列印）。")
@@ -336,12 +243,9 @@ def outbox_deliver(ctx) -> None:
               help="輸出檔（預設 notices-<學校代碼>-<期程編號>.html）。")
 @pass_context
 def notices(ctx, school_code, window_id, out_path) -> None:
-    from web.notices import render_notices
-    from workflows.deadlines.notices import paper_notices
-
     def action():
         with ctx.school_uow(school_code) as uow:
-            return paper_notices(uow, OPERATOR, window_id, now=_now())
+            return paper_notices(uow, OPERATOR, window_id, now=utc_now())
     batch = run(action)
     if not batch.notices:
         click.echo("這個確認期間沒有需要紙本通知的離校學生。")
@@ -370,10 +274,6 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
 @pass_context
 def user_add(ctx, username, role, school_code, student_nos, staff_no, name, password_stdin) -> None:
-    from workflows.people.accounts import create_account, grant_role
-    from workflows.people.accounts import person_ids
-    from workflows.core.roles import Role
-
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -392,15 +292,15 @@ def user_add(ctx, username, role, school_code, student_nos, staff_no, name, pass
                 raise_missing("--staff-no")
             if role == "student":
                 account = create_account(uow, OPERATOR, username=username, password=password,
-                                         kind="student", student_id=students[0], now=_now())
+                                         kind="student", student_id=students[0], now=utc_now())
             elif role == "guardian":
                 account = create_account(uow, OPERATOR, username=username, password=password,
-                                         kind="guardian", guardian_of=students, name=name, now=_now())
+                                         kind="guardian", guardian_of=students, name=name, now=utc_now())
             else:
                 account = create_account(uow, OPERATOR, username=username, password=password,
-                                         kind="staff", staff_id=staff, now=_now())
+                                         kind="staff", staff_id=staff, now=utc_now())
                 if role != "staff":
-                    grant_role(uow, OPERATOR, staff, Role(role), now=_now())
+                    grant_role(uow, OPERATOR, staff, Role(role), now=utc_now())
             uow.commit()
             return account.name
     who = run(action)
@@ -414,9 +314,6 @@ def user_add(ctx, username, role, school_code, student_nos, staff_no, name, pass
 @click.option("--password-stdin", is_flag=True, help="從標準輸入讀取密碼（一行）。")
 @pass_context
 def user_passwd(ctx, username, school_code, password_stdin) -> None:
-    from workflows.people import passwords
-    from workflows.school.schools import school_by_code
-
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -426,7 +323,7 @@ def user_passwd(ctx, username, school_code, password_stdin) -> None:
         school_id = (school_by_code(ctx.db, school_code).id if school_code
                      else passwords.school_of_username(ctx.db, username))
         with UnitOfWork(ctx.db, school_id, ctx.files) as uow:
-            account = passwords.set_password(uow, OPERATOR, username, password, now=_now())
+            account = passwords.set_password(uow, OPERATOR, username, password, now=utc_now())
             uow.commit()
             return account.name
     who = run(action)
@@ -434,8 +331,6 @@ def user_passwd(ctx, username, school_code, password_stdin) -> None:
 
 
 def raise_missing(option: str):
-    from workflows.core.errors import InvalidInput
-
     raise InvalidInput(f"請用 {option} 指定這個帳號的人。", field=option)
 
 
@@ -446,38 +341,14 @@ def raise_missing(option: str):
 @click.option("--db", "db_url", metavar="URL", help="資料庫網址（同 portfolio --db）。")
 @pass_context
 def serve(ctx, host, port, debug, db_url) -> None:
+    # Imported here for start-up speed: Flask and every page load only for the site.
     from web.app import create_app
 
     if db_url:
-        ctx.db_url, ctx._db = db_url, None
+        ctx.use_database(db_url)
 
     app = create_app({"DATABASE": ctx.db, "FILES": ctx.files,
                       # Browsers keep Secure cookies for http://localhost only; elsewhere use HTTPS.
                       "SESSION_COOKIE_SECURE": host not in ("127.0.0.1", "localhost", "::1")})
     click.echo(f"網站：http://{host}:{port}/（Ctrl-C 停止）")
     app.run(host=host, port=port, debug=debug, use_reloader=False)
-
-
-@main.command("demo", help="建立示範學校（新莊規定、本學年度期程、班級、教師、課程），各狀態都有項目，並列出統計與示範帳號。")
-@click.option("--password", help="示範帳號的密碼（至少 10 字元）；未指定時新帳號用隨機密碼並顯示一次。")
-@pass_context
-def demo(ctx: Context, password: str | None) -> None:
-    from web.cli.demo import accounts_table, build_demo, demo_accounts, state_table
-    from workflows.people.accounts import hash_password
-
-    if password is not None:
-        run(lambda: hash_password(password))  # refuse a weak password before building anything
-    upgrade(ctx.db.engine)
-    school_id = run(lambda: build_demo(ctx.db, ctx.files))
-    click.echo(state_table(ctx.db, school_id))
-    rows, shown = run(lambda: demo_accounts(ctx.db, school_id, password))
-    click.echo(accounts_table(rows, shown))
-
-
-def _now():
-    from workflows.core.clock import utc_now
-
-    return utc_now()
-
-
-

@@ -1,16 +1,19 @@
 """`portfolio batch …`: central submission batches 提交批次 and the course roster pre-check 預檢.
-Like the rest of the command line, it only parses, calls a workflow and prints."""
+Like the rest of the command line, it only parses, calls a workflow and prints.
+
+The batch workflows are imported by the commands that use them, for start-up speed: they load
+openpyxl (about 0.2 s), which no other `portfolio` command needs."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-# web.cli imports this module while it is itself being imported: bound to the half-built
-# package here, its OPERATOR and run are read only when a command runs.
-import web.cli as cli
 from persistence.tables import BATCH_KINDS, GRADE12_TRACKS
+from web.cli.context import OPERATOR, run
+from workflows.central.precheck import precheck_courses
 from workflows.core.clock import format_taipei, utc_now
+from workflows.people.accounts import person_ids
 
 
 @click.group("batch", help="中央資料庫提交批次：建立、匯出名冊、確認上傳、列表，以及開課預檢。")
@@ -33,19 +36,18 @@ def batch() -> None:
               help="未指定學生時：日間部或進修部。")
 @click.pass_obj
 def create(ctx, school_code, kind, academic_year, semester, track, round_, student_nos, division) -> None:
-    from workflows.people.accounts import person_ids
-    from workflows.central.batches import batch_entries, create_batch
+    from workflows.central.batches import batch_entries, create_batch  # start-up speed: see the module's docstring
 
     def action():
         with ctx.school_uow(school_code) as uow:
             students = None
             if student_nos:
                 students, _ = person_ids(uow, student_nos=student_nos, staff_no=None)
-            created = create_batch(uow, cli.OPERATOR, kind, academic_year, semester, track=track,
+            created = create_batch(uow, OPERATOR, kind, academic_year, semester, track=track,
                                    round=round_, student_ids=students, division=division, now=utc_now())
-            entries = batch_entries(uow, cli.OPERATOR, created.id)
+            entries = batch_entries(uow, OPERATOR, created.id)
             return created.id, len({s.id for s, _ in entries}), sum(1 for _, i in entries if i)
-    batch_id, students, items = cli.run(action)
+    batch_id, students, items = run(action)
     click.echo(f"已建立提交批次 #{batch_id}：學生 {students} 位" + (f"、項目 {items} 件" if items else "") + "。")
 
 
@@ -55,12 +57,12 @@ def create(ctx, school_code, kind, academic_year, semester, track, round_, stude
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def export(ctx, school_code, batch_id, out_dir) -> None:
-    from workflows.central.batches import export_batch
+    from workflows.central.batches import export_batch  # start-up speed: see the module's docstring
 
     def action():
         with ctx.school_uow(school_code) as uow:
-            return export_batch(uow, cli.OPERATOR, batch_id, out_dir, now=utc_now())
-    result = cli.run(action)
+            return export_batch(uow, OPERATOR, batch_id, out_dir, now=utc_now())
+    result = run(action)
     click.echo(f"已匯出批次 #{result.batch_id}（名冊別 {result.roster_type.label}）：{result.rows} 筆、"
                f"檔案 {result.files} 個")
     click.echo(f"  名冊：{result.workbook}")
@@ -72,12 +74,12 @@ def export(ctx, school_code, batch_id, out_dir) -> None:
 @click.argument("batch_id", type=int)
 @click.pass_obj
 def submit(ctx, school_code, batch_id) -> None:
-    from workflows.central.batches import submit_batch
+    from workflows.central.batches import submit_batch  # start-up speed: see the module's docstring
 
     def action():
         with ctx.school_uow(school_code) as uow:
-            return submit_batch(uow, cli.OPERATOR, batch_id, now=utc_now()).id
-    click.echo(f"批次 #{cli.run(action)} 已確認上傳中央資料庫。")
+            return submit_batch(uow, OPERATOR, batch_id, now=utc_now()).id
+    click.echo(f"批次 #{run(action)} 已確認上傳中央資料庫。")
 
 
 @batch.command("list", help="列出學校的提交批次。")
@@ -85,12 +87,12 @@ def submit(ctx, school_code, batch_id) -> None:
 @click.option("--year", "academic_year", type=int)
 @click.pass_obj
 def list_(ctx, school_code, academic_year) -> None:
-    from workflows.central.batches import list_batches
+    from workflows.central.batches import list_batches  # start-up speed: see the module's docstring
 
     def action():
         with ctx.school_uow(school_code) as uow:
-            return list_batches(uow, cli.OPERATOR, academic_year)
-    rows = cli.run(action)
+            return list_batches(uow, OPERATOR, academic_year)
+    rows = run(action)
     if not rows:
         click.echo("沒有提交批次。")
     for row in rows:
@@ -106,12 +108,10 @@ def list_(ctx, school_code, academic_year) -> None:
 @click.argument("semester", type=click.IntRange(1, 2))
 @click.pass_obj
 def precheck(ctx, school_code, academic_year, semester) -> None:
-    from workflows.central.precheck import precheck_courses
-
     def action():
         with ctx.school_uow(school_code) as uow:
-            return precheck_courses(uow, cli.OPERATOR, academic_year, semester)
-    report = cli.run(action)
+            return precheck_courses(uow, OPERATOR, academic_year, semester)
+    report = run(action)
     click.echo(report.summary())
     for problem in report.problems:
         click.echo(f"  {problem}")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-# web.cli imports this module while it is itself being imported: bound to the half-built
-# package here, its OPERATOR and run are read only when a command runs.
-import web.cli as cli
+from web.cli.context import OPERATOR, run
+from workflows.central.receipt_import import import_receipts
 from workflows.core.clock import utc_now
 
 
@@ -26,12 +25,10 @@ def receipts() -> None:
 @click.option("--window", "window_id", required=True, type=int, help="收訖明細確認期間的期程編號。")
 @click.pass_obj
 def import_(ctx, school_code: str, batch_id: int, path: Path, window_id: int) -> None:
-    from workflows.central.receipt_import import import_receipts
-
     def action():
         with ctx.school_uow(school_code) as uow:
-            return import_receipts(uow, cli.OPERATOR, batch_id, path.read_bytes(), path.name,
+            return import_receipts(uow, OPERATOR, batch_id, path.read_bytes(), path.name,
                                    confirmation_window_id=window_id, now=utc_now())
-    result = cli.run(action)
+    result = run(action)
     click.echo(f"已匯入批次 #{result.batch_id} 的收訖明細：學生 {result.receipts} 位、項目 {result.items} 件；"
                "已開放學生確認。")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-# web.cli imports this module while it is itself being imported: bound to the half-built
-# package here, its OPERATOR and run are read only when a command runs.
-import web.cli as cli
+from web.cli.context import OPERATOR, run
+from workflows.central.transfer import (export_transfer_package, import_transfer_package,
+                                         mark_transferred_out, student_id_by_no)
 from workflows.core.clock import utc_now
 
 
@@ -25,18 +25,16 @@ def transfer() -> None:
 @click.option("--final", is_flag=True, help="轉出確定：學籍狀態改為轉出，離校日為今天（臺北時間）。")
 @click.pass_obj
 def export(ctx, school_code: str, student_no: str, out: Path, final: bool) -> None:
-    from workflows.central.transfer import export_transfer_package, mark_transferred_out, student_id_by_no
-
     def action():
         now = utc_now()
         with ctx.school_uow(school_code) as uow:
             student_id = student_id_by_no(uow, student_no)
-            summary = export_transfer_package(uow, cli.OPERATOR, student_id, out, now=now)
+            summary = export_transfer_package(uow, OPERATOR, student_id, out, now=now)
         if final:
             with ctx.school_uow(school_code) as uow:
-                mark_transferred_out(uow, cli.OPERATOR, student_id, now=now)
+                mark_transferred_out(uow, OPERATOR, student_id, now=now)
         return summary
-    summary = cli.run(action)
+    summary = run(action)
     click.echo(f"已匯出轉出交換包 {summary.path}：項目 {summary.items} 件、檔案 {summary.files} 個；"
                f"manifest.json SHA-256 {summary.manifest_sha256}" + ("；學籍狀態已改為轉出。" if final else "。"))
 
@@ -49,13 +47,11 @@ def export(ctx, school_code: str, student_no: str, out: Path, final: bool) -> No
 @click.option("--grade", required=True, type=int, help="年級（1–3）。")
 @click.pass_obj
 def import_(ctx, school_code: str, package: Path, student_no: str, class_name: str, grade: int) -> None:
-    from workflows.central.transfer import import_transfer_package
-
     def action():
         with ctx.school_uow(school_code) as uow:
-            return import_transfer_package(uow, cli.OPERATOR, package, student_no=student_no,
+            return import_transfer_package(uow, OPERATOR, package, student_no=student_no,
                                            class_name=class_name, grade=grade, now=utc_now())
-    result = cli.run(action)
+    result = run(action)
     click.echo(f"已由學校 {result.source_school} 轉入：學生編號 {result.student_id}"
                f"{'（沿用本校既有學生資料）' if result.reused_student else ''}，項目 {result.items} 件、"
                f"檔案 {result.files} 個。")
