@@ -319,7 +319,7 @@ def _sides(uow, actor: Actor, item: Item) -> set[str]:
 
 def item_events(uow, actor: Actor, item: Item) -> list[EventView]:
     """The events `actor` may fire on `item` now, by the diagram and by who they are. A
-    certification is undone only by whoever made it (workflows/bulk.undo_certification)."""
+    certification is undone only by whoever made it (workflows/items/bulk.undo_certification)."""
     sides = _sides(uow, actor, item)
     return [EventView(event, label) for event, label in allowed_events(item)
             if ITEM_EVENT_SIDES.get(event) in sides

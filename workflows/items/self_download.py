@@ -100,7 +100,7 @@ def _names(uow: UnitOfWork, model, ids) -> dict[int, str]:
 def portfolio_zip(uow: UnitOfWork, actor: Actor, student_id: int, out: BinaryIO, *,
                   now: datetime) -> DownloadSummary:
     """Write the student's whole portfolio to `out` as a zip. Who: the student, their guardians
-    and staff who may view the student (workflows/access.can_view_student); anyone else NotFound."""
+    and staff who may view the student (workflows/people/access.can_view_student); anyone else NotFound."""
     student = require_student(uow, actor, student_id)
     items = _students_items(uow, student.id)
     courses = {c.id: c for c in uow.session.scalars(uow.select(Course).where(

@@ -12,7 +12,7 @@ leading with (school_id, academic_year) on items (see the issue-4 report); witho
 still avoids the table through the (student_id, kind, academic_year) index.
 
 Who sees what (the same for the pages and the JSON API):
-- the working group's offices (workflows/access.sees_whole_school) and the platform/scheduler: the
+- the working group's offices (workflows/people/access.sees_whole_school) and the platform/scheduler: the
   whole school;
 - a homeroom teacher: their own class(es) only (access.homeroom_class_names) — every figure is then
   restricted to the students of those classes;

@@ -3,7 +3,7 @@ done by the holders of its role or, while a holder is unavailable, by his proxy 
 §五(四)2: 「業務承辦人員出缺時，由代理人依代理順位辦理」).
 
 `as_office` answers who an actor acts as: himself when he holds one of the roles; else, when he is
-the first available proxy (workflows/proxies.ProxyBook, with its chains) of an unavailable holder,
+the first available proxy (workflows/people/proxies.ProxyBook, with its chains) of an unavailable holder,
 that holder, so the audit row says "for whom"; else, when nobody holding the role can act and he
 is first on the role's own list, the role's first holder. Certification routing is separate
 (workflows/people/routing.py): it follows the course's route, not the office.
