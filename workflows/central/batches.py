@@ -30,7 +30,7 @@ from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, CadreRe
 from states import MACHINES, state_label
 from workflows.central import disputes, roster
 from workflows.core.actors import Actor
-from workflows.core.clock import format_taipei
+from workflows.core.clock import format_taipei, now_or
 from workflows.core.errors import CorruptState, InvalidInput, NotFound, RuleViolation
 from workflows.core.guards import require_current
 from workflows.core.policy import KIND_LABELS
@@ -38,7 +38,7 @@ from workflows.people.offices import require_submission_office
 from workflows.core.roles import DIVISION_LABELS, Division, EnrolmentStatus
 from workflows.core.spreadsheet_text import append_text_row
 from workflows.core.transitions import fire, require_allowed, start
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 from persistence.vocabulary import PERFORMANCE_CATEGORIES
 
 GRADE12 = 3  # students.grade of 高三

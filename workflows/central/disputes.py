@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from persistence.tables import AuditEntry, Item, Receipt, Student
 from persistence.vocabulary import DisputeResolution, ReceiptCategory
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from workflows.core.guards import require_current
@@ -32,7 +33,7 @@ from workflows.core.policy import DISPUTE_CATEGORIES, KIND_LABELS
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.items.rules import REASON_MAX, text_field
 from workflows.core.transitions import fire, record, require_allowed
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 RESOLUTIONS = DisputeResolution.labels()
 # A semester receipt's category -> the [dispute_offices] categories it covers.

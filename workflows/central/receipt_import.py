@@ -30,6 +30,7 @@ from sqlalchemy import and_, exists, select
 from persistence.tables import BatchEntry, Item, Receipt, Student, SubmissionBatch, Window
 from workflows.school import calendar
 from workflows.central import disputes, roster
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor, system
 from workflows.school.csv_rows import Column, RowError, parse_file, Row
 from workflows.core.errors import DomainError, RuleViolation
@@ -38,7 +39,7 @@ from workflows.people.personal_data import mask_national_id
 from workflows.core.policy import KIND_LABELS, receipt_category_label
 from workflows.people.offices import require_submission_office
 from workflows.core.transitions import fire, require_allowed, start
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from persistence.tables import Item, Receipt, Window
 from workflows.school import calendar
 from workflows.central import disputes
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import Forbidden, RuleViolation
 from workflows.core.guards import require_current
@@ -20,7 +21,7 @@ from workflows.core.policy import KIND_LABELS
 from workflows.items.rules import REASON_MAX, student_side, text_field
 from workflows.core.roles import Role
 from workflows.core.transitions import fire, start
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: int,
                     confirmation_window_id: int, student_ids: list[int] | None = None,

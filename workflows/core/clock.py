@@ -20,6 +20,11 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def now_or(now: datetime | None) -> datetime:
+    """The use cases' `now`: the caller's (a test, the scheduler's sweep time) or the clock's."""
+    return now or utc_now()
+
+
 def as_utc(moment: datetime) -> datetime:
     """Aware UTC; a naive value is taken as UTC (that is how the database returns it)."""
     if moment.tzinfo is None:

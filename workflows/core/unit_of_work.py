@@ -6,7 +6,6 @@ and turns a lost optimistic-lock race into a clear Conflict.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cached_property
 from typing import TypeVar
 
@@ -20,7 +19,6 @@ from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import School, Student
 from workflows.core.actors import Actor
-from workflows.core.clock import utc_now
 from workflows.core.errors import Conflict, Forbidden, NotFound
 from workflows.core.policy import Policy, school_policy
 
@@ -182,7 +180,3 @@ class UnitOfWork:
 
 def _is_serialisation_failure(error: OperationalError) -> bool:
     return "database is locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "40001"
-
-
-def now_or(now: datetime | None) -> datetime:
-    return now or utc_now()

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from persistence.tables import Item
 from workflows.school import calendar
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.items.certification import certifying_actor, lock_outcome, teacher_change
 from workflows.core.errors import DomainError, Forbidden, InvalidInput, RuleViolation
@@ -21,7 +22,7 @@ from workflows.core.guards import require_current
 from workflows.people.routing import Certifiers
 from workflows.items.rules import clear_certification
 from workflows.core.transitions import fire, require_allowed
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 # One page of the queue holds at most 200 rows; more in one request is not a person clicking.
 BULK_MAX = 200

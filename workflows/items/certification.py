@@ -11,13 +11,13 @@ from datetime import datetime
 from persistence.tables import Course, Item
 from workflows.school import calendar
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.clock import taipei_date
+from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.people.routing import Certifiers, certifiers
 from workflows.core.guards import require_current
 from workflows.items.rules import REASON_MAX, student_side, text_field
 from workflows.core.transitions import fire, require_allowed
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 
 def lock_outcome(uow: UnitOfWork, item_id: int) -> Item:

@@ -7,13 +7,14 @@ from datetime import datetime
 
 from persistence.tables import Item
 from workflows.school import calendar
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import RuleViolation
 from workflows.core.policy import KIND_LABELS
 from workflows.core.guards import require_current
 from workflows.items.rules import SELECTED_STATES, count_items, student_side
 from workflows.core.transitions import fire, require_allowed
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 
 def _move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, *, expected_version, now) -> Item:

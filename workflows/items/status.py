@@ -37,14 +37,13 @@ from workflows.school import calendar
 from workflows.people.access import homeroom_class_names, require_student, sees_whole_school
 from workflows.core.actors import Actor
 from workflows.items.artefacts_view import HistoryEntry
-from workflows.core.clock import taipei_date, year_label
+from workflows.core.clock import now_or, taipei_date, year_label
 from workflows.core.errors import Forbidden, InvalidInput
 from workflows.core.numbers import echoed, whole
 from workflows.core.policy import KIND_LABELS
 from workflows.core.roles import EnrolmentStatus
 from workflows.people.routing import certifiers_for
 from workflows.items.rules import SELECTED_STATES, reachable
-from workflows.core.unit_of_work import now_or
 
 GRADE_LABELS = {1: "一年級", 2: "二年級", 3: "三年級"}
 SEMESTER_LABELS = {0: "全學年", 1: "第 1 學期", 2: "第 2 學期"}

@@ -14,6 +14,7 @@ from persistence.files import FileTooLarge, StorageError
 from persistence.vocabulary import PERFORMANCE_CATEGORIES
 from persistence.tables import Course, Item, Student
 from workflows.school import calendar
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import ContentRuleViolation, InvalidInput, RuleViolation, StorageFailed
 from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file,
@@ -24,7 +25,7 @@ from workflows.items.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, 
                              require_enrolled_in, student_side, text_field)
 from workflows.core.guards import require_current
 from workflows.core.transitions import allowed_events, fire, record, require_allowed, start
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 
 

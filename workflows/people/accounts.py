@@ -18,11 +18,11 @@ from persistence.db import Database
 from persistence.tables import Account, GuardianLink, Staff, StaffRole, Student
 from persistence.vocabulary import AccountKind
 from workflows.core.actors import Actor
-from workflows.core.clock import taipei_date
+from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, NotFound
 from workflows.core.roles import Role
 from workflows.core.transitions import note
-from workflows.core.unit_of_work import UnitOfWork, now_or, prepare
+from workflows.core.unit_of_work import UnitOfWork, prepare
 from workflows.people.actors import staff_actor, student_actor
 
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{3,60}")

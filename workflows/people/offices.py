@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from persistence.tables import Item, Staff, StaffRole
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.clock import taipei_date
+from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import Forbidden
 from workflows.people.proxies import ProxyBook, unavailable_ids
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.core.policy import DISPUTE_CATEGORIES
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 
 def _holders(uow: UnitOfWork, roles: tuple[Role, ...]) -> list:

@@ -25,10 +25,11 @@ from persistence.db import Database
 from persistence.tables import Account, AuditEntry, Staff, Student
 from workflows.people import accounts, sign_in_sessions
 from workflows.people.accounts import ACCOUNT_KIND_LABELS, ACCOUNT_ROLES, PASSWORD_MAX, PASSWORD_MIN
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import Forbidden, InvalidInput, NotFound, PasswordChangeRequired
 from workflows.core.transitions import note
-from workflows.core.unit_of_work import UnitOfWork, now_or, prepare
+from workflows.core.unit_of_work import UnitOfWork, prepare
 
 CHANGED, RESET, SET = "password_changed", "password_reset", "password_set"
 PASSWORD_EVENTS = (CHANGED, RESET, SET)

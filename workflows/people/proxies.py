@@ -19,11 +19,11 @@ from persistence.tables import (UNAVAILABILITY_REASONS, AuditEntry, ProxyAssignm
 from persistence.vocabulary import UnavailabilityReason
 from workflows.people import working_group
 from workflows.core.actors import Actor
-from workflows.core.clock import taipei_date
+from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import InvalidInput
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.core.transitions import note
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 # Who edits the lists: the working group's executive secretary and the platform administrator.
 EDITOR_ROLES = working_group.EDITOR_ROLES

@@ -18,12 +18,12 @@ from datetime import date, datetime, time
 from persistence.files import FileTooLarge, StorageError
 from persistence.tables import ConsultationRecord, Staff, StaffRole, Student
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, semester_of,
+from workflows.core.clock import (TAIPEI, academic_year_bounds, as_utc, format_taipei, now_or, semester_of,
                                   taipei_date, to_taipei)
 from workflows.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation, StorageFailed
 from workflows.core.policy import MB, FileRule
 from workflows.core.roles import Role
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 from workflows.items.uploads import Upload
 from workflows.people.proxies import ProxyBook, unavailable_ids
 from workflows.records import common

@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from persistence.tables import Student
 from workflows.core import spreadsheet_text
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleViolation
 from workflows.core.guards import require_current
 from workflows.core.numbers import whole
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 from workflows.items.rules import REASON_MAX, text_field
 from workflows.records.common import (LABELS, audit, forbid_students, require_owner, require_reader,
                                       require_student, students_by_no)

@@ -28,7 +28,7 @@ from states import allowed_from, event_label, state_label
 from states.grade_correction import GradeCorrectionMachine
 from workflows.people import proxies
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.clock import taipei_date
+from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.core.guards import require_current
 from workflows.people.offices import as_office
@@ -37,7 +37,7 @@ from workflows.records.common import GRADE, audit, forbid_students, students_by_
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.items.rules import REASON_MAX, text_field
 from workflows.core.transitions import fire, invalid, machine_for, note, require_allowed, start
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 MACHINE = GradeCorrectionMachine
 SUBJECT_KIND = "grade_correction"

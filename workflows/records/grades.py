@@ -25,7 +25,7 @@ from persistence.tables import GradeRecord
 from persistence.vocabulary import GradeRecordKind
 from workflows.school import calendar
 from workflows.core.actors import Actor
-from workflows.core.clock import format_deadline
+from workflows.core.clock import format_deadline, now_or
 from workflows.school.course_code import CourseCodeError, parse_course_code
 from workflows.school.csv_rows import (RowError, lookup, lookup_table, parse_academic_year, parse_boolean,
                                        parse_grade, parse_semester)
@@ -34,7 +34,7 @@ from workflows.records.engine import (Correction, Field, ImportCounts, LimitErro
                                       RowsRejected, correct, delete, enter, import_csv, listing, may_enter, one,
                                       parse_csv, text_of, value_of, whole_number)
 from workflows.records.common import GRADE, forbid_students, require_owner
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 RECORD_KINDS = GradeRecordKind.labels()
 PASS_MARK = 60

@@ -13,13 +13,13 @@ from sqlalchemy import delete, select
 
 from persistence.tables import Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from workflows.core.actors import Actor
-from workflows.core.clock import academic_year_of, taipei_date
+from workflows.core.clock import academic_year_of, now_or, taipei_date
 from workflows.school.csv_rows import (GRADE12, Parsed, RowError, parse_courses, parse_students,
                                 parse_teachers)
 from workflows.core.errors import DomainError, Forbidden
 from workflows.core.roles import DEPARTED_STATUSES, Role
 from workflows.core.transitions import note
-from workflows.core.unit_of_work import UnitOfWork, now_or
+from workflows.core.unit_of_work import UnitOfWork
 
 IMPORT_ROLES = {
     "students": (Role.REGISTRY, Role.ADMIN),

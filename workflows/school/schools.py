@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from persistence.db import Database
 from persistence.tables import School
+from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import Forbidden, InvalidInput, NotFound
 from workflows.core.policy import Policy, check_policy, load_policy, policy_to_toml
 from workflows.core.transitions import note
-from workflows.core.unit_of_work import now_or
 
 SCHOOL_CODE = re.compile(r"\d{6}")
 
