@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import Form, parse
+from web.forms import Form, one_message, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from workflows.central import batch_files, batches, roster
 from workflows.school import calendar
@@ -35,25 +35,33 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NO_STORE = {"Cache-Control": "no-store, private"}  # rosters carry ID numbers
 
 
-def _msg(label: str) -> dict:
-    return {"required": label, "invalid": label, "null": label}
-
-
 class CreateForm(Form):
-    kind = fields.String(required=True, error_messages=_msg("請選擇批次類別。"))
+    kind = fields.String(required=True, error_messages=one_message("請選擇批次類別。"))
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
-                        error_messages=_msg("請填寫學年度（民國年，例如 114）。"))
-    semester = Int(label="學期", load_default=0, error_messages=_msg("學期只能是第 1 或第 2 學期。"))
+                        error_messages=one_message("請填寫學年度（民國年，例如 114）。"))
+    semester = Int(label="學期", load_default=0, error_messages=one_message("學期只能是第 1 或第 2 學期。"))
     division = fields.String(load_default="day")
     track = fields.String(load_default="")
-    round = Int(label="梯次", load_default=1, error_messages=_msg("梯次只能是第 1 或第 2 梯次。"))
+    round = Int(label="梯次", load_default=1, error_messages=one_message("梯次只能是第 1 或第 2 梯次。"))
     student_nos = fields.String(load_default="")
 
 
 class ReceiptForm(Form):
-    window_id = Int(label="收訖明細確認期間", low=1, load_default=None, error_messages=_msg("請選擇收訖明細確認期間。"))
-    first_day = fields.Date(load_default=None, error_messages=_msg("確認期間開始日不是有效的日期（例如 2026-10-04）。"))
-    last_day = fields.Date(load_default=None, error_messages=_msg("確認期間結束日不是有效的日期（例如 2026-10-18）。"))
+    window_id = Int(label="收訖明細確認期間", low=1, load_default=None, error_messages=one_message("請選擇收訖明細確認期間。"))
+    first_day = fields.Date(load_default=None, error_messages=one_message("確認期間開始日不是有效的日期（例如 2026-10-04）。"))
+    last_day = fields.Date(load_default=None, error_messages=one_message("確認期間結束日不是有效的日期（例如 2026-10-18）。"))
+
+
+class SubmitForm(Form):
+    """The upload to the central database confirmed: the box ticked sends confirm=yes."""
+
+    confirm = fields.String(load_default="")
+
+
+class CancelForm(Form):
+    """A cancellation's reason, as typed (required on the page; the rule is text_field's)."""
+
+    reason = fields.String(load_default=None)
 
 
 def export_root() -> str:
@@ -177,7 +185,7 @@ def confirm_submit(batch_id: int):
 @bp.post("/<int:batch_id>/submit")
 @login_required("staff")
 def submit(batch_id: int):
-    if request.form.get("confirm") != "yes":
+    if parse(SubmitForm, request.form)["confirm"] != "yes":
         return _submit_page(batch_id, status=400,
                             error="請先勾選「已將名冊與檔案上傳至中央資料庫」再確認；批次沒有變更。")
     try:
@@ -193,7 +201,7 @@ def submit(batch_id: int):
 @login_required("staff")
 def cancel(batch_id: int):
     try:
-        reason = text_field(request.form.get("reason"), field="reason", label="取消原因",
+        reason = text_field(parse(CancelForm, request.form)["reason"], field="reason", label="取消原因",
                             max_chars=REASON_MAX, required=True)
         with school_uow() as (uow, actor):
             batches.cancel_batch(uow, actor, batch_id, reason=reason, now=now())
@@ -221,10 +229,10 @@ def import_receipt_file(batch_id: int):
     draft = request.form.to_dict()
     try:
         form = parse(ReceiptForm, request.form)
-        upload = request.files.get("receipt_file")
-        if upload is None or not upload.filename:
+        upload = upload_of(request.files.get("receipt_file"))
+        if upload is None:
             raise InvalidInput("請選擇收訖明細檔案（CSV 或 XLSX）。", field="receipt_file")
-        data = upload.read()
+        data = upload.stream.read()
         with school_uow() as (uow, actor):
             window_id = form["window_id"]
             if window_id is None:  # the batch's own dates, set in the same transaction as the import

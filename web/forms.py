@@ -30,26 +30,28 @@ class Form(Schema):
                         and isinstance(self.fields.get(key), fields.Integer))}
 
 
-def _required(message: str) -> dict:
+def one_message(message: str) -> dict:
+    """A field's error messages when one sentence says it all (a select's 請選擇…, a hidden field's
+    reload): the same words whether the value is missing, empty or malformed."""
     return {"required": message, "invalid": message, "null": message}
 
 
 class VersionForm(Form):
     """An action button's form: the version of the item the page showed (stale-page guard)."""
 
-    version = Int(label="頁面上的版本", load_default=None, error_messages=_required("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=one_message("頁面資料不完整，請重新載入頁面後再試。"))
 
 
 class OutcomeUploadForm(Form):
-    course_id = Int(label="課程", low=1, required=True, error_messages=_required("請選擇課程。"))
+    course_id = Int(label="課程", low=1, required=True, error_messages=one_message("請選擇課程。"))
     title = fields.String(load_default="")
     description = fields.String(load_default="")
 
 
 class PerformanceUploadForm(Form):
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
-                        error_messages=_required("請選擇學年度。"))
-    category = fields.String(required=True, error_messages=_required("請選擇多元表現類別。"))
+                        error_messages=one_message("請選擇學年度。"))
+    category = fields.String(required=True, error_messages=one_message("請選擇多元表現類別。"))
     title = fields.String(load_default="")
     description = fields.String(load_default="")
     external_link = fields.String(load_default="")
@@ -70,14 +72,22 @@ class ReceiptAnswerForm(VersionForm):
 
 
 def parse(schema: type[Schema], form: Mapping) -> dict:
-    """The form's values, or InvalidInput naming the first field in error."""
-    data = form.to_dict() if hasattr(form, "to_dict") else dict(form)
+    """The form's values, or InvalidInput naming the first field in error. A List field takes
+    every value of its name (checkboxes); any other field the first."""
+    loader = schema()
+    if hasattr(form, "getlist"):
+        repeated = {field.data_key or name for name, field in loader.load_fields.items()
+                    if isinstance(field, fields.List)}
+        data = {key: form.getlist(key) if key in repeated else form.get(key) for key in form.keys()}
+    else:
+        data = dict(form)
     try:
-        return schema().load(data)
+        return loader.load(data)
     except ValidationError as error:
         field, messages = next(iter(error.normalized_messages().items()))
-        message = messages[0] if isinstance(messages, list) else str(messages)
-        raise InvalidInput(message, field=field) from None
+        while isinstance(messages, dict):  # a List's messages, by the index of the value in error
+            messages = next(iter(messages.values()))
+        raise InvalidInput(messages[0] if isinstance(messages, list) else str(messages), field=field) from None
 
 
 def upload_of(file: FileStorage | None) -> Upload | None:

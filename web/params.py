@@ -92,15 +92,21 @@ def ident(value, *, field: str, label: str | None = None, required: bool = False
 
 class Int(fields.Integer):
     """A form's integer field (marshmallow) under the same rule: ASCII digits, within [low, high],
-    the message naming the field's label."""
+    the message naming the field's label; unless `error_messages` says otherwise, in the words
+    `integer` uses (請填寫…, …須為 low 到 high 之間的整數（半形阿拉伯數字）)."""
 
     def __init__(self, *, label: str, low: int = 0, high: int = ID_MAX, **kwargs) -> None:
         self.range_message = f"{label}須為 {low} 到 {high} 之間的整數。"
+        kwargs["error_messages"] = {"required": f"請填寫{label}。", "null": f"請填寫{label}。",
+                                    "invalid": f"{label}須為 {low} 到 {high} 之間的整數（半形阿拉伯數字）。",
+                                    **kwargs.get("error_messages", {})}
         super().__init__(validate=validate.Range(low, high, error=self.range_message), **kwargs)
         self.low = low
 
     def _validated(self, value):
         if isinstance(value, str):
+            if not value.strip():  # a blank among repeated values (a list's items are never dropped as missing)
+                raise self.make_error("required")
             text = integer_text(value, signed=self.low < 0)
             if text is None:
                 raise self.make_error("invalid")

@@ -11,8 +11,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import Form, parse
-from web.params import YEAR_MAX, YEAR_MIN, Int, integer
+from web.forms import Form, one_message, parse
+from web.params import YEAR_MAX, YEAR_MIN, Int
 from workflows.school import self_check, trainings
 from workflows.core.clock import academic_year_of, roc_date, taipei_date
 from workflows.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -22,23 +22,31 @@ bp = Blueprint("working_group", __name__, url_prefix="/staff/working-group")
 FIXABLE = (InvalidInput, RuleViolation, Conflict, NotFound)
 
 
-def _msg(label: str) -> dict:
-    return {"required": label, "invalid": label, "null": label}
-
-
 class TickForm(Form):
-    version = Int(label="頁面上的版本", required=True, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", required=True, error_messages=one_message("頁面資料不完整，請重新載入頁面後再試。"))
     planned = fields.String(load_default="")
     done = fields.String(load_default="")
     done_on = fields.String(load_default="")
 
 
 class ItemForm(Form):
-    version = Int(label="頁面上的版本", load_default=None, error_messages=_msg("頁面資料不完整，請重新載入頁面後再試。"))
+    version = Int(label="頁面上的版本", load_default=None, error_messages=one_message("頁面資料不完整，請重新載入頁面後再試。"))
     task = fields.String(load_default="")
     owner = fields.String(load_default="")
     planned_month = fields.String(load_default="")
     national_date = fields.String(load_default="")
+
+
+class YearForm(Form):
+    """The school year a page shows or a form acts in: in the query, or a form's hidden field."""
+
+    academic_year = Int(label="學年度（民國年，例如 114）", low=YEAR_MIN, high=YEAR_MAX, load_default=None)
+
+
+class DeleteForm(Form):
+    """A training record's deletion: the reason as typed (trainings.delete_session checks it)."""
+
+    reason = fields.String(load_default="")
 
 
 class TrainingForm(Form):
@@ -50,8 +58,7 @@ class TrainingForm(Form):
 
 
 def _year() -> int:
-    return integer(request.values.get("academic_year"), field="academic_year", label="學年度（民國年，例如 114）",
-                   low=YEAR_MIN, high=YEAR_MAX, default=academic_year_of(taipei_date(now())))
+    return parse(YearForm, request.values)["academic_year"] or academic_year_of(taipei_date(now()))
 
 
 def _self_check_page(template: str = "working_group/self_check.html", *, error: str | None = None,
@@ -173,7 +180,8 @@ def delete_training(session_id: int):
     year = _year()
     try:
         with school_uow() as (uow, actor):
-            trainings.delete_session(uow, actor, session_id, reason=request.form.get("reason", ""), now=now())
+            trainings.delete_session(uow, actor, session_id, reason=parse(DeleteForm, request.form)["reason"],
+                                     now=now())
     except FIXABLE as error:
         return _trainings_page(error=error.message, status=error.status)
     flash("已刪除研習、宣導紀錄。", "success")
