@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.params import integer
+from web.forms import Form, parse
+from web.params import Int
 from workflows.records import grade_corrections as gc
 from workflows.core.clock import academic_year_of, taipei_date
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
@@ -23,6 +25,26 @@ FIXABLE = (RuleViolation, InvalidInput, InvalidTransition, Conflict)
 FIELDS = ("academic_year", "semester", "subject", "course_code", "teacher_id", "kind", "exam_no", "reason",
           "explanation")
 _SPLIT = re.compile(r"[\s,，、;；]+")
+
+
+class SignForm(Form):
+    """A request's action button: the request's version the page showed (a stale page is refused)."""
+
+    version = Int(label="頁面上的申請版本", load_default=None)
+
+
+class ReasonForm(SignForm):
+    """A send-back or a withdrawal, with its reason as typed (the workflow checks it)."""
+
+    reason = fields.String(load_default="")
+
+
+# A request as typed: the workflow reads its numbers, codes and students' lines, naming the field in error.
+DraftForm = Form.from_dict({key: fields.String(load_default="") for key in (*FIELDS, "lines")}, name="DraftForm")
+
+
+class EditForm(DraftForm, SignForm):
+    """A request changed: as typed, with the request's version the page showed."""
 
 
 def _lines(text: str) -> list[gc.LineInput]:
@@ -69,8 +91,8 @@ def _form_page(form: dict, *, request_id: int | None = None, error: str | None =
                                semesters=gc.SEMESTERS), status
 
 
-def _values(form) -> dict:
-    return {key: form.get(key, "") for key in FIELDS} | {"lines": _lines(form.get("lines", ""))}
+def _values(form: dict) -> dict:
+    return {key: form[key] for key in FIELDS} | {"lines": _lines(form["lines"])}
 
 
 @bp.get("")
@@ -97,7 +119,7 @@ def new():
 def create():
     try:
         with school_uow() as (uow, actor):
-            made = gc.draft(uow, actor, now=now(), **_values(request.form))
+            made = gc.draft(uow, actor, now=now(), **_values(parse(DraftForm, request.form)))
     except FIXABLE as error:
         return _form_page(request.form.to_dict(), error=error.message, status=error.status)
     flash(f"已建立成績更正申請第 {made.id} 號，請授課教師簽章。", "success")
@@ -136,15 +158,12 @@ def edit_form(request_id: int):
 def edit(request_id: int):
     try:
         with school_uow() as (uow, actor):
-            gc.edit(uow, actor, request_id, expected_version=_version(), now=now(), **_values(request.form))
+            form = parse(EditForm, request.form)
+            gc.edit(uow, actor, request_id, expected_version=form["version"], now=now(), **_values(form))
     except FIXABLE as error:
         return _form_page(request.form.to_dict(), request_id=request_id, error=error.message, status=error.status)
     flash("已修改申請。", "success")
     return redirect(url_for(".show", request_id=request_id))
-
-
-def _version() -> int | None:
-    return integer(request.form.get("version"), field="version", label="頁面上的申請版本")
 
 
 @bp.post("/<int:request_id>/sign")
@@ -152,7 +171,8 @@ def _version() -> int | None:
 def sign(request_id: int):
     try:
         with school_uow() as (uow, actor):
-            done = gc.sign(uow, actor, request_id, expected_version=_version(), now=now())
+            form = parse(SignForm, request.form)
+            done = gc.sign(uow, actor, request_id, expected_version=form["version"], now=now())
             label = gc.state_label(gc.MACHINE, done.state)
     except FIXABLE as error:
         return _detail_page(request_id, error=error.message, status=error.status)
@@ -165,8 +185,8 @@ def sign(request_id: int):
 def send_back(request_id: int):
     try:
         with school_uow() as (uow, actor):
-            gc.send_back(uow, actor, request_id, expected_version=_version(), reason=request.form.get("reason", ""),
-                         now=now())
+            form = parse(ReasonForm, request.form)
+            gc.send_back(uow, actor, request_id, expected_version=form["version"], reason=form["reason"], now=now())
     except FIXABLE as error:
         return _detail_page(request_id, error=error.message, status=error.status)
     flash("已退回申請，授課教師可修改後重新簽章。", "success")
@@ -178,8 +198,8 @@ def send_back(request_id: int):
 def withdraw(request_id: int):
     try:
         with school_uow() as (uow, actor):
-            gc.withdraw(uow, actor, request_id, expected_version=_version(), reason=request.form.get("reason", ""),
-                        now=now())
+            form = parse(ReasonForm, request.form)
+            gc.withdraw(uow, actor, request_id, expected_version=form["version"], reason=form["reason"], now=now())
     except FIXABLE as error:
         return _detail_page(request_id, error=error.message, status=error.status)
     flash("已撤回申請。", "success")

@@ -3,13 +3,14 @@ unavailable when (issue 5)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import fields
 
 from persistence.tables import UNAVAILABILITY_REASONS
 from web.context import login_required, now, school_uow
-from web.params import ident
+from web.forms import Form, parse
+from web.params import Int
 from workflows.people import proxies
 from workflows.core.clock import roc_date
-from workflows.core.errors import InvalidInput
 from workflows.core.roles import ROLE_LABELS, Role
 
 bp = Blueprint("proxies", __name__, url_prefix="/staff/proxies")
@@ -17,12 +18,53 @@ bp = Blueprint("proxies", __name__, url_prefix="/staff/proxies")
 SLOTS = 5  # order-of-precedence selects on the list form
 
 
-def _id(value: str | None, *, field: str, label: str, required: bool = True) -> int | None:
-    if not (value or "").strip():
-        if required:
-            raise InvalidInput(f"請選擇{label}。", field=field)
-        return None
-    return ident(value, field=field, label=f"{label}的編號")
+def _chosen(label: str, *, required: bool = True) -> Int:
+    """A <select> of staff: nothing chosen is 「請選擇…」 (or None where it may stay empty), and
+    what was sent must be a staff id."""
+    options = {"required": True} if required else {"load_default": None}
+    return Int(label=f"{label}的編號", low=1, error_messages={"required": f"請選擇{label}。"}, **options)
+
+
+class Principal(fields.Field):
+    """Whose proxy list the form sets: 「staff:<id>」, a person's, as (staff id, None), or
+    「role:<role>」, an office's, as (None, role); the workflow checks the role."""
+
+    default_error_messages = {key: "請選擇要設定代理人的教職員或職務。" for key in ("required", "null", "invalid")}
+    staff = _chosen("教職員")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        kind, _, rest = str(value).strip().partition(":")
+        if kind == "staff":
+            return self.staff.deserialize(rest), None
+        if kind == "role":
+            return None, rest
+        raise self.make_error("invalid")
+
+
+ProxyListForm = Form.from_dict({"principal": Principal(required=True),
+                                **{f"proxy_{n}": _chosen(f"第 {n} 順位代理人", required=False)
+                                   for n in range(1, SLOTS + 1)}}, name="ProxyListForm")
+
+
+class UnavailabilityForm(Form):
+    """Who is away, from when to when and why, as typed (proxies.mark_unavailable reads the dates)."""
+
+    staff_id = _chosen("教職員")
+    starts_on = fields.String(load_default=None)
+    ends_on = fields.String(load_default=None)
+    reason = fields.String(load_default="")
+    note = fields.String(load_default=None)
+
+
+class EndForm(Form):
+    ends_on = fields.String(load_default=None)
+
+
+class CertifyOnlyForm(Form):
+    """A certify-only account kept until a day (proxies.set_certify_only reads it)."""
+
+    staff_id = _chosen("教職員")
+    until = fields.String(load_default=None)
 
 
 def _back(message: str):
@@ -44,16 +86,9 @@ def index():
 @bp.post("/list")
 @login_required("staff")
 def set_list():
-    principal = (request.form.get("principal") or "").strip()
-    kind, _, value = principal.partition(":")
-    if kind == "staff":
-        staff_id, role = _id(value, field="principal", label="教職員"), None
-    elif kind == "role":
-        staff_id, role = None, value
-    else:
-        raise InvalidInput("請選擇要設定代理人的教職員或職務。", field="principal")
-    ids = [_id(request.form.get(f"proxy_{n}"), field=f"proxy_{n}", label=f"第 {n} 順位代理人", required=False)
-           for n in range(1, SLOTS + 1)]
+    form = parse(ProxyListForm, request.form)
+    staff_id, role = form["principal"]
+    ids = [form[f"proxy_{n}"] for n in range(1, SLOTS + 1)]
     with school_uow() as (uow, actor):
         proxies.set_proxy_list(uow, actor, principal_staff_id=staff_id, principal_role=role,
                                proxy_staff_ids=[i for i in ids if i is not None], now=now())
@@ -63,11 +98,10 @@ def set_list():
 @bp.post("/unavailability")
 @login_required("staff")
 def add_unavailability():
-    staff_id = _id(request.form.get("staff_id"), field="staff_id", label="教職員")
+    form = parse(UnavailabilityForm, request.form)
     with school_uow() as (uow, actor):
-        proxies.mark_unavailable(uow, actor, staff_id, starts_on=request.form.get("starts_on"),
-                                 ends_on=request.form.get("ends_on"), reason=request.form.get("reason", ""),
-                                 note_text=request.form.get("note"), now=now())
+        proxies.mark_unavailable(uow, actor, form["staff_id"], starts_on=form["starts_on"], ends_on=form["ends_on"],
+                                 reason=form["reason"], note_text=form["note"], now=now())
     return _back("已登錄無法執行職務期間。")
 
 
@@ -75,14 +109,15 @@ def add_unavailability():
 @login_required("staff")
 def end_unavailability(unavailability_id: int):
     with school_uow() as (uow, actor):
-        proxies.end_unavailability(uow, actor, unavailability_id, ends_on=request.form.get("ends_on"), now=now())
+        proxies.end_unavailability(uow, actor, unavailability_id, ends_on=parse(EndForm, request.form)["ends_on"],
+                                   now=now())
     return _back("已更新結束日期。")
 
 
 @bp.post("/certify-only")
 @login_required("staff")
 def certify_only():
-    staff_id = _id(request.form.get("staff_id"), field="staff_id", label="教職員")
+    form = parse(CertifyOnlyForm, request.form)
     with school_uow() as (uow, actor):
-        proxies.set_certify_only(uow, actor, staff_id, request.form.get("until"), now=now())
+        proxies.set_certify_only(uow, actor, form["staff_id"], form["until"], now=now())
     return _back("已更新僅認證帳號的保留日期。")

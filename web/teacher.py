@@ -10,9 +10,11 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError, fields
 
 from web.context import login_required, now, school_uow
-from web.params import ident, integer, integers
+from web.forms import Form, one_message, parse
+from web.params import Int, ident, integer, integers
 from workflows.items import bulk, certification
 from workflows.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from workflows.items.queues import QUEUE_STATES, SORTS, certification_queue, queue_item, queue_rows
@@ -21,6 +23,47 @@ bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 STATE_FILTERS = {"submitted": "待認證", "certified": "認證通過", "rejected": "認證失敗"}
 assert set(STATE_FILTERS) == set(QUEUE_STATES)
+
+
+class BackForm(Form):
+    """The queue page an action came from (its query or a hidden field), to return to."""
+
+    back = fields.String(load_default="")
+
+
+class ReasonForm(Form):
+    """A rejection's reason as typed (the workflow requires it), shown again if refused."""
+
+    reason = fields.String(load_default="")
+
+
+class ItemVersionForm(Form):
+    """The item's version the page showed: a stale page is refused instead of overwriting."""
+
+    version = Int(label="項目版本", required=True, error_messages={"required": "頁面缺少項目版本資訊，請重新載入頁面後再操作。"})
+
+
+class Chosen(fields.Field):
+    """A queue checkbox's value 「<item id>:<version>」 as (item id, the version the page showed).
+    Nobody types it: anything else asks for a reload."""
+
+    default_error_messages = one_message("勾選的項目資料不正確，請重新載入頁面後再操作。")
+    item_id, version = Int(label="項目編號", low=1), Int(label="版本")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        item_id, _, version = str(value).partition(":")
+        try:
+            return self.item_id.deserialize(item_id), self.version.deserialize(version)
+        except ValidationError:
+            raise self.make_error("invalid") from None
+
+
+class SelectionForm(Form):
+    item = fields.List(Chosen(), load_default=list)
+
+
+class UndoForm(Form):
+    item = fields.List(Int(label="項目編號", low=1), load_default=list)
 
 
 def waited(span: timedelta | None) -> str:
@@ -42,7 +85,7 @@ def _render(template: str, **context):
 def _back() -> str:
     """Where to return after an action: the queue page the teacher came from (its filters kept),
     rebuilt from its query, so it can never lead anywhere else."""
-    parts = urlsplit(request.values.get("back", ""))
+    parts = urlsplit(parse(BackForm, request.values)["back"])
     if parts.scheme or parts.netloc or parts.path != url_for(".queue"):
         return url_for(".queue")
     query = urlencode(parse_qsl(parts.query))
@@ -77,11 +120,9 @@ def item(item_id: int):
 
 
 def _decide(item_id: int, event: str):
-    reason = request.form.get("reason", "")
+    reason = parse(ReasonForm, request.form)["reason"]
     try:
-        version = integer(request.form.get("version"), field="version", label="項目版本")
-        if version is None:
-            raise InvalidInput("頁面缺少項目版本資訊，請重新載入頁面後再操作。", field="version")
+        version = parse(ItemVersionForm, request.form)["version"]
         with school_uow() as (uow, actor):
             # Others' items: 404. The workflow then reads the item afresh, locked, and checks
             # the version on that read.
@@ -114,14 +155,7 @@ def reject(item_id: int):
 
 def _selection() -> dict[int, int]:
     """{item id: version the page showed} from the checkboxes' "id:version" values."""
-    chosen = {}
-    for value in request.form.getlist("item"):
-        item_id, _, version = value.partition(":")
-        try:
-            chosen[ident(item_id, field="item", required=True)] = integer(version, field="item", required=True)
-        except InvalidInput:
-            raise InvalidInput("勾選的項目資料不正確，請重新載入頁面後再操作。", field="item") from None
-    return chosen
+    return dict(parse(SelectionForm, request.form)["item"])
 
 
 def _rows_or_404(uow, actor, item_ids):
@@ -179,7 +213,7 @@ def bulk_result():
 @login_required("staff")
 def bulk_undo():
     try:
-        item_ids = integers(request.form.getlist("item"), field="item", label="項目編號", low=1)
+        item_ids = parse(UndoForm, request.form)["item"]
     except InvalidInput:
         raise InvalidInput("要復原的項目資料不正確，請重新載入頁面後再操作。", field="item") from None
     try:
