@@ -7,8 +7,10 @@ any other page."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from marshmallow import fields
 
 from web.context import SIGN_IN_KEY, current_account, db, login_required, now, school_uow, session_lifetimes
+from web.forms import Form, parse
 from web.sign_in_throttle import note_wrong_password, password_checked
 from workflows.people import passwords, sign_in_sessions
 from workflows.people.accounts import PASSWORD_MAX, PASSWORD_MIN
@@ -21,6 +23,14 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 _OPEN_WITH_TEMPORARY = frozenset({"account.change_password", "auth.login", "auth.logout", "static"})
 # The API takes bearer tokens, never the cookie; the public calendar needs no sign-in.
 _WITHOUT_SESSION = frozenset({"api", "calendar_pages"})
+
+
+class PasswordForm(Form):
+    """The password change as typed (passwords.change_password names each field's mistake)."""
+
+    current_password = fields.String(load_default="")
+    new_password = fields.String(load_default="")
+    confirm_password = fields.String(load_default="")
 
 
 def _account_username() -> str | None:
@@ -64,19 +74,18 @@ def _page(*, errors: dict | None = None, status: int = 200):
 def change_password():
     if request.method == "GET":
         return _page()
-    account = current_account()
+    account, form = current_account(), parse(PasswordForm, request.form)
     try:
         with school_uow() as (uow, actor):
             changed = passwords.change_password(
-                uow, actor, account.id, current=request.form.get("current_password", ""),
-                new=request.form.get("new_password", ""), confirm=request.form.get("confirm_password", ""),
-                now=now())
+                uow, actor, account.id, current=form["current_password"], new=form["new_password"],
+                confirm=form["confirm_password"], now=now())
             # Every session of the account ended with the change; this browser goes on in a new one.
             value = sign_in_sessions.start(uow.session, changed, sign_in_sessions.WEB, session_lifetimes("web"),
                                            utc_now())
             uow.commit()
     except InvalidInput as refused:
-        if "current_password" in (refused.details.get("fields") or {}) and request.form.get("current_password"):
+        if "current_password" in (refused.details.get("fields") or {}) and form["current_password"]:
             note_wrong_password()  # a guess; a mistake in the new password is not
         # The passwords typed are never sent back: each field comes back empty, with its words.
         return _page(errors=refused.details.get("fields") or {refused.field: refused.message},

@@ -7,8 +7,10 @@ account 404) and writes the audit."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from marshmallow import fields
 
 from web.context import login_required, now, school_uow
+from web.forms import Form, parse
 from web.params import integer
 from workflows.people import passwords
 from workflows.core.errors import InvalidInput
@@ -17,6 +19,12 @@ bp = Blueprint("account_admin", __name__, url_prefix="/staff/accounts")
 
 # The temporary password is on the page: no cache (browser or proxy) may keep a copy.
 NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+
+
+class ListedForm(Form):
+    """An action from the accounts list: the search it was listed under, to return to."""
+
+    q = fields.String(load_default="")
 
 
 @bp.get("/")
@@ -66,7 +74,7 @@ def _set_active(account_id: int, active: bool):
     else:
         flash(f"已{'啟用' if active else '停用'}帳號 {row.username}。"
               + ("" if active else "這個帳號原有的登入和 API 權杖都已失效。"))
-    return redirect(url_for("account_admin.index", q=request.form.get("q") or None))
+    return redirect(url_for("account_admin.index", q=parse(ListedForm, request.form)["q"] or None))
 
 
 @bp.post("/<int:account_id>/deactivate")

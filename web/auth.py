@@ -6,8 +6,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from marshmallow import fields
 
 from web.context import SIGN_IN_KEY, current_account, db, now, session_lifetimes
+from web.forms import Form, parse
 from web.sign_in_throttle import device_for, password_checked, remember_device
 from workflows.people import sign_in_sessions
 from workflows.people.accounts import authenticate
@@ -17,6 +19,13 @@ from workflows.core.errors import Forbidden
 bp = Blueprint("auth", __name__)
 
 
+class SignInForm(Form):
+    """The sign-in page's form as typed (authenticate answers a wrong one, never saying which part)."""
+
+    username = fields.String(load_default="")
+    password = fields.String(load_default="")
+
+
 def _attempted_username() -> str | None:
     """The username tried, read once and safely: a JSON body through the API's json_body (parsed
     once per request, 400 for one it cannot read however deep), else the form's field."""
@@ -24,7 +33,7 @@ def _attempted_username() -> str | None:
         from web.api.core import json_body
 
         return json_body().get("username")
-    return request.form.get("username")
+    return parse(SignInForm, request.form)["username"]
 
 
 # Failed sign-ins are throttled per username, per username and address and per address
@@ -61,9 +70,9 @@ def home():
 def login():
     error = None
     if request.method == "POST":
+        form = parse(SignInForm, request.form)
         try:
-            account = authenticate(db(), request.form.get("username", ""), request.form.get("password", ""),
-                                   now=now())
+            account = authenticate(db(), form["username"], form["password"], now=now())
         except Forbidden as refused:
             error = refused.message
         else:
@@ -76,7 +85,7 @@ def login():
                                                                   session_lifetimes("web"), utc_now())
             session.permanent = True
             response = redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-            remember_device(response, request.form.get("username", ""))  # this browser knows the account
+            remember_device(response, form["username"])  # this browser knows the account
             return response
     return render_template("auth/login.html", error=error), (401 if error else 200)
 

@@ -8,8 +8,10 @@ Thin: the queue and the rules are workflows/central/disputes.py's."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import fields
 
 from web.context import login_required, now, school_uow
+from web.forms import Form, parse
 from workflows.central import disputes
 from workflows.core.errors import Conflict, InvalidInput, InvalidTransition, RuleViolation
 from workflows.items.rules import REASON_MAX
@@ -17,6 +19,13 @@ from workflows.items.rules import REASON_MAX
 bp = Blueprint("disputes", __name__, url_prefix="/staff/disputes")
 
 FIXABLE = (RuleViolation, InvalidInput, InvalidTransition, Conflict)
+
+
+class ResolveForm(Form):
+    """How a dispute is settled and why, as chosen and typed (disputes.resolve checks both)."""
+
+    kind = fields.String(load_default="")
+    reason = fields.String(load_default="")
 
 
 def _queue_page(*, error: str | None = None, status: int = 200, draft: dict | None = None):
@@ -37,8 +46,8 @@ def queue():
 def resolve(item_id: int):
     try:
         with school_uow() as (uow, actor):
-            disputes.resolve(uow, actor, item_id, kind=request.form.get("kind", ""),
-                             reason=request.form.get("reason", ""), now=now())
+            form = parse(ResolveForm, request.form)
+            disputes.resolve(uow, actor, item_id, kind=form["kind"], reason=form["reason"], now=now())
     except FIXABLE as error:
         return _queue_page(error=error.message, status=error.status,
                            draft={"item": item_id, **request.form.to_dict()})
@@ -51,8 +60,8 @@ def resolve(item_id: int):
 def resolve_receipt(receipt_id: int):
     try:
         with school_uow() as (uow, actor):
-            disputes.resolve_receipt(uow, actor, receipt_id, kind=request.form.get("kind", ""),
-                                     reason=request.form.get("reason", ""), now=now())
+            form = parse(ResolveForm, request.form)
+            disputes.resolve_receipt(uow, actor, receipt_id, kind=form["kind"], reason=form["reason"], now=now())
     except FIXABLE as error:
         return _queue_page(error=error.message, status=error.status,
                            draft={"receipt": receipt_id, **request.form.to_dict()})
