@@ -1,6 +1,6 @@
 """My account 我的帳號: change my password 變更密碼, for every signed-in person.
 
-Thin: parse the form, call workflows/passwords.change_password, render. The change ends every
+Thin: parse the form, call workflows/people/passwords.change_password, render. The change ends every
 session and API token of the account; this browser gets a new session in the same transaction
 and stays signed in. A temporary password set by the school's admin sends its holder here before
 any other page."""

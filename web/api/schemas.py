@@ -96,7 +96,7 @@ def text(max_chars: int, *, filled: bool = False, **options) -> Text:
 
 def link(*, removable: bool = False, **options) -> Text:
     """An external link: http:// or https://, no whitespace, at most LINK_MAX characters
-    (workflows/uploads._link); `removable`: an empty value removes the link."""
+    (workflows/items/uploads._link); `removable`: an empty value removes the link."""
     pattern = f"^(https?://{_VISIBLE}*)?$" if removable else LINK_PATTERN
     return Text(validate=[validate.Length(max=LINK_MAX, error="最多 {max} 個字。"),
                           validate.Regexp(pattern, error="須為 http:// 或 https:// 開頭、不含空白的網址。")],
