@@ -11,7 +11,7 @@ from functools import lru_cache
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from persistence.tables import Base, SchoolScoped
+from persistence.tables import SchoolScoped
 
 
 class CrossSchoolWrite(RuntimeError):

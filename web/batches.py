@@ -16,6 +16,7 @@ from marshmallow import fields
 from web.context import login_required, now, school_uow
 from web.forms import Form, one_message, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
+from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS
 from workflows.central import batch_files, batches, roster
 from workflows.school import calendar
 from workflows.people.accounts import person_ids
@@ -87,8 +88,8 @@ def _index_page(*, error: str | None = None, status: int = 200, draft: dict | No
         return render_template(
             "batches/index.html", rows=rows, roster_labels=labels, year=year, error=error,
             draft=draft or {"academic_year": str(current_year)},
-            kinds=roster.BATCH_KIND_LABELS, item_kinds=roster.ITEM_KIND_OF_BATCH,
-            tracks=roster.TRACK_LABELS, rounds=tuple(roster.GRADE12_ROUND_OFFSETS),
+            kinds=BATCH_KIND_LABELS, item_kinds=ITEM_KIND_OF_BATCH,
+            tracks=TRACK_LABELS, rounds=tuple(roster.GRADE12_ROUND_OFFSETS),
             divisions={d.value: label for d, label in DIVISION_LABELS.items()}), status
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from persistence.vocabulary import ITEM_KIND_OF_BATCH, TRACK_LABELS
 from persistence.files import CHUNK_BYTES
 from persistence.tables import BatchEntry, Student, SubmissionBatch, Window
 from workflows.central import batches, roster
@@ -194,9 +195,9 @@ def batch_detail(uow: UnitOfWork, actor: Actor, batch_id: int, export_root: str 
         window = calendar.describe(found, calendar.labels(uow, [found]).get(found.id))
     return BatchDetail(
         row=row, academic_year=batch.academic_year, semester=batch.semester,
-        track_label=roster.TRACK_LABELS.get(batch.track) if batch.track else None, round=batch.round,
+        track_label=TRACK_LABELS.get(batch.track) if batch.track else None, round=batch.round,
         roster_label=roster_labels(uow, [row]).get(row.id),
-        carries_items=batch.kind in roster.ITEM_KIND_OF_BATCH,
+        carries_items=batch.kind in ITEM_KIND_OF_BATCH,
         receipt_batch=batch.kind in BATCH_CATEGORIES,
         events=tuple(e for e in allowed if e[0] in PAGE_EVENTS), all_events=allowed,
         entries=tuple(entries), history=tuple(history(uow, "batch", batch.id, HISTORY_EVENTS)),

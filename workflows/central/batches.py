@@ -24,6 +24,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from sqlalchemy import func
 
+from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS
 from persistence.files import CHUNK_BYTES, fsync_dir, sha256_of
 from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, CadreRecord, Course,
                                 GradeRecord, Item, Receipt, Student, SubmissionBatch)
@@ -74,12 +75,12 @@ def _already_batched(uow: UnitOfWork, kind: str, academic_year: int, semester: i
 def _period(kind: str, semester: int | None) -> int:
     if kind not in BATCH_KINDS:
         raise InvalidInput(f"不明的批次類別「{kind}」；可選：{'、'.join(BATCH_KINDS)}", field="kind")
-    if kind in roster.ITEM_KIND_OF_BATCH:
+    if kind in ITEM_KIND_OF_BATCH:
         if semester not in (None, 0):
-            raise InvalidInput(f"{roster.BATCH_KIND_LABELS[kind]}以學年為單位，不指定學期。", field="semester")
+            raise InvalidInput(f"{BATCH_KIND_LABELS[kind]}以學年為單位，不指定學期。", field="semester")
         return 0
     if semester not in (1, 2):
-        raise InvalidInput(f"{roster.BATCH_KIND_LABELS[kind]}須指定第 1 或第 2 學期。", field="semester")
+        raise InvalidInput(f"{BATCH_KIND_LABELS[kind]}須指定第 1 或第 2 學期。", field="semester")
     return semester
 
 
@@ -132,7 +133,7 @@ def create_batch(uow: UnitOfWork, actor: Actor, kind: str, academic_year: int, s
                 rule="grades_required", field="student_ids", student_nos=[s.student_no for s in ungraded])
         students = [s for s in students if s.id in graded]
 
-    item_kind = roster.ITEM_KIND_OF_BATCH.get(kind)
+    item_kind = ITEM_KIND_OF_BATCH.get(kind)
     if item_kind is not None:
         items = list(uow.session.scalars(
             uow.select(Item).where(Item.kind == item_kind, Item.academic_year == academic_year,
@@ -176,7 +177,7 @@ def _candidates(uow: UnitOfWork, kind: str, track: str | None, student_ids: list
             query = query.where(Student.grade == GRADE12, Student.track == track,
                                 Student.status == EnrolmentStatus.ENROLLED.value)
         students = list(uow.session.scalars(query.order_by(Student.student_no)))
-    if kind not in roster.ITEM_KIND_OF_BATCH:
+    if kind not in ITEM_KIND_OF_BATCH:
         not_enrolled = [s for s in students if s.status != EnrolmentStatus.ENROLLED.value]
         if student_ids is not None and not_enrolled:
             raise RuleViolation(f"學期資料只提交在學學生；不在學：{_who(not_enrolled)}",
@@ -189,8 +190,8 @@ def _candidates(uow: UnitOfWork, kind: str, track: str | None, student_ids: list
                                 rule="grade12_only", field="student_ids")
         wrong_track = [s for s in students if s.track != track]
         if wrong_track:
-            wanted_label = roster.TRACK_LABELS[track]
-            named = "、".join(f"{s.student_no} {s.name}（{roster.TRACK_LABELS.get(s.track, '未設定群別')}）"
+            wanted_label = TRACK_LABELS[track]
+            named = "、".join(f"{s.student_no} {s.name}（{TRACK_LABELS.get(s.track, '未設定群別')}）"
                              for s in wrong_track)
             raise RuleViolation(f"高三{wanted_label}批次只能包含{wanted_label}學生；群別不符：{named}",
                                 rule="track_mismatch", field="student_ids",
@@ -215,7 +216,7 @@ def _term(batch: SubmissionBatch) -> str:
 def _nothing_to_submit(batch: SubmissionBatch, division: str, item_kind: str | None, candidates: int,
                        taken: int) -> str:
     if batch.track and not candidates:
-        why = (f"沒有{roster.TRACK_LABELS[batch.track]}的在學三年級學生"
+        why = (f"沒有{TRACK_LABELS[batch.track]}的在學三年級學生"
                "（群別由學生名冊的「群別」欄設定）。")
     elif item_kind is not None:
         why = "沒有已勾選的項目。"
@@ -230,9 +231,9 @@ def _nothing_to_submit(batch: SubmissionBatch, division: str, item_kind: str | N
 
 def _describe(batch: SubmissionBatch, division: str | None = None) -> str:
     text = f"{batch.academic_year} 學年度" + (f"第 {batch.semester} 學期" if batch.semester else "")
-    text += roster.BATCH_KIND_LABELS[batch.kind]
+    text += BATCH_KIND_LABELS[batch.kind]
     if batch.track:
-        text += f"（高三{roster.TRACK_LABELS[batch.track]}第 {batch.round} 梯次）"
+        text += f"（高三{TRACK_LABELS[batch.track]}第 {batch.round} 梯次）"
     if division and division != Division.DAY.value:
         text += f"（{DIVISION_LABELS[Division(division)]}）"
     if batch.resubmission_of_id:
@@ -356,7 +357,7 @@ def export_batch(uow: UnitOfWork, actor: Actor, batch_id: int, out_dir: str | Pa
         cover = {"school_code": uow.school.code, "academic_year": str(batch.academic_year),
                  "semester": str(batch.semester), "roster_code": kind_type.code,
                  "roster_name": kind_type.name, "round": str(batch.round),
-                 "track": roster.TRACK_LABELS.get(batch.track, ""), "batch_id": str(batch.id)}
+                 "track": TRACK_LABELS.get(batch.track, ""), "batch_id": str(batch.id)}
         cover.update((sheet.count_key, str(len(sheet_rows))) for sheet, sheet_rows in sheets)
         _write_workbook(work / workbook_name, roster.cover_rows_for(batch.kind), cover, sheets, now)
         with open(work / workbook_name, "rb") as f:
@@ -552,12 +553,12 @@ def create_resubmission_batch(uow: UnitOfWork, actor: Actor, batch_id: int, *,
     now = now_or(now)
     actor = require_submitter(uow, actor, now)
     old = uow.get(SubmissionBatch, batch_id, what="提交批次")
-    if old.kind not in roster.ITEM_KIND_OF_BATCH:
+    if old.kind not in ITEM_KIND_OF_BATCH:
         pairs = _students_to_resubmit(uow, old)
     else:
         pairs = _items_to_resubmit(uow, old)
     if not pairs:
-        what = "項目" if old.kind in roster.ITEM_KIND_OF_BATCH else "學生"
+        what = "項目" if old.kind in ITEM_KIND_OF_BATCH else "學生"
         raise RuleViolation(f"批次 #{old.id} 沒有處理結果為「更正後重新提交」且尚未重新提交的{what}。",
                             rule="nothing_to_resubmit")
     batch = SubmissionBatch(school_id=uow.school_id, kind=old.kind, academic_year=old.academic_year,
@@ -633,7 +634,7 @@ def list_batches(uow: UnitOfWork, actor: Actor, academic_year: int | None = None
         uow.select(BatchEntry.batch_id).add_columns(func.count(func.distinct(BatchEntry.student_id)),
                                                     func.count(BatchEntry.item_id))
         .where(BatchEntry.batch_id.in_([b.id for b in batches])).group_by(BatchEntry.batch_id))}
-    return [BatchRow(b.id, b.kind, roster.BATCH_KIND_LABELS[b.kind], _describe(b), b.state,
+    return [BatchRow(b.id, b.kind, BATCH_KIND_LABELS[b.kind], _describe(b), b.state,
                      state_label(MACHINES["batch"], b.state), *counts.get(b.id, (0, 0)),
                      b.export_sha256, b.created_at, b.exported_at, b.submitted_at, b.resubmission_of_id)
             for b in batches]

@@ -29,7 +29,7 @@ from workflows.core.actors import Actor
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from workflows.core.guards import require_current
 from workflows.people.offices import acting_for_dispute_offices, categories_for
-from workflows.core.policy import DISPUTE_CATEGORIES, KIND_LABELS
+from workflows.core.policy import KIND_LABELS
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.items.rules import REASON_MAX, text_field
 from workflows.core.transitions import fire, record, require_allowed

@@ -27,16 +27,16 @@ from typing import Mapping
 
 from sqlalchemy import and_, exists, select
 
+from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH
 from persistence.tables import BatchEntry, Item, Receipt, Student, SubmissionBatch, Window
 from workflows.school import calendar
-from workflows.central import disputes, roster
 from workflows.core.clock import now_or
 from workflows.core.actors import Actor, system
 from workflows.school.csv_rows import Column, RowError, parse_file, Row
 from workflows.core.errors import DomainError, RuleViolation
 from workflows.core.numbers import INT_MAX as ID_MAX, whole
 from workflows.people.personal_data import mask_national_id
-from workflows.core.policy import KIND_LABELS, receipt_category_label
+from workflows.core.policy import receipt_category_label
 from workflows.people.offices import require_submission_office
 from workflows.core.transitions import fire, require_allowed, start
 from workflows.core.unit_of_work import UnitOfWork
@@ -75,7 +75,7 @@ RECEIPT_LAYOUT = ReceiptLayout(
 )
 # The batch kinds whose receipts list items, and the category their rows must carry: the
 # batches that carry items, and their items' kind.
-BATCH_CATEGORIES: Mapping[str, str] = MappingProxyType(roster.ITEM_KIND_OF_BATCH)
+BATCH_CATEGORIES: Mapping[str, str] = MappingProxyType(ITEM_KIND_OF_BATCH)
 # The semester batches: one receipt per student, covering the records the batch carried.
 SEMESTER_BATCH_CATEGORIES: Mapping[str, str] = MappingProxyType({
     "semester_basic_cadre": "basic_cadre", "semester_courses": "courses"})
@@ -309,7 +309,7 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
     require_allowed(batch, "import_receipt")
     if batch.kind not in BATCH_CATEGORIES and batch.kind not in SEMESTER_BATCH_CATEGORIES:
-        raise RuleViolation(f"不能匯入「{roster.BATCH_KIND_LABELS.get(batch.kind, batch.kind)}」批次的收訖明細。",
+        raise RuleViolation(f"不能匯入「{BATCH_KIND_LABELS.get(batch.kind, batch.kind)}」批次的收訖明細。",
                             rule="receipt_batch_kind", field="batch_id")
     window = calendar.require_confirmation_window(uow, confirmation_window_id, now,
                                                   field="confirmation_window_id")

@@ -14,12 +14,11 @@ from workflows.school import calendar
 from workflows.central import disputes
 from workflows.core.clock import now_or
 from workflows.core.actors import Actor
-from workflows.core.errors import Forbidden, RuleViolation
+from workflows.core.errors import RuleViolation
 from workflows.core.guards import require_current
 from workflows.people.offices import require_submission_office
 from workflows.core.policy import KIND_LABELS
 from workflows.items.rules import REASON_MAX, student_side, text_field
-from workflows.core.roles import Role
 from workflows.core.transitions import fire, start
 from workflows.core.unit_of_work import UnitOfWork
 

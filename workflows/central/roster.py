@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from persistence.vocabulary import (BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS,  # noqa: F401 (roster.X)
-                                    CadreLevel, GradeRecordKind)
+from persistence.vocabulary import BATCH_KIND_LABELS, CadreLevel, GradeRecordKind
 from workflows.core.clock import ROC_OFFSET
 from workflows.core.errors import InvalidInput
 

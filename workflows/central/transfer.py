@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from persistence.files import fsync_dir
 from persistence.tables import AuditEntry, Course, Enrolment, Item, Staff, Student
 from states import MACHINES, state_ids

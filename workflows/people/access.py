@@ -12,7 +12,6 @@ from datetime import date
 from persistence.tables import Course, Item, Receipt, SchoolClass, Student
 from workflows.core.actors import Actor
 from workflows.core.errors import NotFound
-from workflows.core.roles import Role
 from workflows.people.working_group import sees_whole_school
 from workflows.people.routing import Certifiers, certifiers, certifiers_for, course_of, courses_of_absent_teachers
 
