@@ -5,7 +5,7 @@ stored: no item, no audit row, no file in the store. The oversize body is tested
 server: the 413 comes back before the body has been sent.
 
 Exchange-package imports (zip-slip, duplicated entries, tampered hashes) are covered by
-tests/integration/test_transfer.py and not repeated here.
+tests/integration/central/test_transfer.py and not repeated here.
 """
 from __future__ import annotations
 

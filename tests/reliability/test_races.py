@@ -39,7 +39,7 @@ SELECTION_REQUESTS = 50
 CERTIFY_REJECT_REQUESTS = 20
 
 # Up to 50 PostgreSQL connections at once: under pytest-xdist these tests and
-# tests/integration/test_races.py run on one worker, one after another, so that the workers
+# tests/integration/core/test_races.py run on one worker, one after another, so that the workers
 # together stay within the server's max_connections (100).
 pytestmark = pytest.mark.xdist_group("many-connections")
 

@@ -3,7 +3,7 @@ show, to the same people."""
 from __future__ import annotations
 
 from persistence.tables import StaffRole
-from tests.integration.test_routing import absent_teacher
+from tests.integration.people.test_routing import absent_teacher
 from tests.integration.web.conftest import api_token
 from tests.world import IN_UPLOAD
 from workflows.items import certification
@@ -73,7 +73,7 @@ def test_the_summary_is_for_staff_who_see_a_school_or_a_class(client, people):
 
 
 def test_resolve_is_offered_only_to_the_office_the_policy_routes_the_dispute_to(app, client, people, world):
-    from tests.integration.test_routing import staff_with
+    from tests.integration.people.test_routing import staff_with
     from tests.integration.web.conftest import PASSWORD
     from tests.world import IN_RECEIPT
     from workflows.people import accounts

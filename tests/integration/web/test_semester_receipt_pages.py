@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.test_semester_receipts import (add_cadre, add_grade, csv_file, national_id,
+from tests.integration.central.test_semester_receipts import (add_cadre, add_grade, csv_file, national_id,
                                                       receipt_of, rows_for, run_import, submitted)
 from tests.integration.web.conftest import post_form, sign_in
 from tests.world import IN_RECEIPT

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from persistence.tables import Account, Course, Enrolment, SchoolClass, Staff, StaffRole, Student
 from tests import samples
-from tests.integration.test_batch_windows import LABEL as BATCH_WINDOW_LABEL, define, grade12_batch, import_for
+from tests.integration.central.test_batch_windows import LABEL as BATCH_WINDOW_LABEL, define, grade12_batch, import_for
 from tests.integration.web.conftest import csrf_token, sign_in
 from tests.world import IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World, national_id
 from workflows.people import accounts

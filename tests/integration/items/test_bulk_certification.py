@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from persistence.tables import AuditEntry, Course, Item, Staff
-from tests.integration.test_routing import staff_with
+from tests.integration.people.test_routing import staff_with
 from tests.world import AFTER_CERTIFICATION, IN_TAIL, IN_UPLOAD, YEAR, World
 from workflows.school import calendar
 from workflows.items import certification, selection

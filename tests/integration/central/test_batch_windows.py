@@ -14,7 +14,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from persistence.tables import AuditEntry, Item, Receipt, Staff, StaffRole, SubmissionBatch, Window
-from tests.integration.test_receipt_import import csv_file, good_rows
+from tests.integration.central.test_receipt_import import csv_file, good_rows
 from tests.world import AFTER_SELECTION, IN_SELECTION, IN_UPLOAD, RECEIPT_LAST_DAY, YEAR, World
 from web.app import create_app
 from workflows.central import batches

@@ -3,7 +3,7 @@ needs a migration, and this test says so."""
 import pytest
 from sqlalchemy import inspect
 
-from tests.unit.test_vocabulary import _QUOTED, CONSTRAINED
+from tests.unit.persistence.test_vocabulary import _QUOTED, CONSTRAINED
 
 
 @pytest.mark.parametrize("key, enum", CONSTRAINED.items(), ids=str)

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from tests.unit.test_policy import BASE, only_message, parse
+from tests.unit.core.test_policy import BASE, only_message, parse
 from workflows.deadlines import reminders
 from workflows.core.clock import end_of_day, start_of_day
 from workflows.core.policy import REMINDER_DEFAULT_DAYS, load_policy, parse_policy, policy_to_toml

@@ -23,7 +23,7 @@ from persistence.files import LocalFileStore
 from persistence.tables import CadreRecord, GradeRecord, Item, Student
 from tests import samples
 from tests.integration.web.conftest import app, client, sign_in  # noqa: F401
-from tests.unit.test_formula_injection import PAYLOADS, xml_read
+from tests.unit.core.test_formula_injection import PAYLOADS, xml_read
 from tests.world import AFTER_SELECTION, IN_RECEIPT, IN_SELECTION, IN_UPLOAD, YEAR, World
 from workflows.central import batches
 from workflows.items import certification, selection
