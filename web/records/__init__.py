@@ -3,8 +3,10 @@ under /staff/records. Thin: parse, call workflows/records, render."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from marshmallow import fields
 
 from web.context import login_required, school_uow
+from web.forms import VersionForm
 from workflows.core.errors import Conflict, InvalidInput, RuleViolation
 from workflows.records import common
 
@@ -21,9 +23,11 @@ PAGES = {
 }
 
 
-def required(message: str) -> dict:
-    """A form field's error messages: the same words whether the value is missing, empty or malformed."""
-    return {"required": message, "invalid": message, "null": message}
+class DeleteForm(VersionForm):
+    """A record's delete form: the version the page showed and the reason as typed (the workflow
+    requires it and checks its length)."""
+
+    reason = fields.String(load_default="")
 
 
 @bp.get("")

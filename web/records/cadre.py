@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import VersionForm, parse
+from web.forms import Form, VersionForm, parse
 from web.params import YEAR_MAX, YEAR_MIN, integer
-from web.records import FIXABLE, bp
+from web.records import FIXABLE, DeleteForm, bp
 from workflows.core.clock import roc_date, semester_of, taipei_date
 from workflows.core.errors import Conflict
 from workflows.records import cadre
 from workflows.records.engine import RowsRejected
+
 
 def term_args() -> dict:
     """?academic_year=114&semester=1&class_name=101; by default the current term (Taipei)."""
@@ -36,6 +38,11 @@ def term_args() -> dict:
 def _kept(term: dict) -> dict:
     """The term as query arguments for links and form actions."""
     return {key: value for key, value in term.items() if value}
+
+
+def _as_typed(keys) -> dict:
+    """Form fields taken as typed (missing: ""): the workflow parses the clerk's text and says what is wrong."""
+    return {key: fields.String(load_default="") for key in keys}
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,16 @@ class RecordPages:
     csv_template: Callable[[], bytes]
     filename: str
     choices: dict = field(default_factory=dict)  # option lists for the templates
+    entry_form: type[Form] = field(init=False)       # the student's number and the editable fields
+    correction_form: type[Form] = field(init=False)  # the editable fields and the version shown
+
+    def __post_init__(self):
+        # The kind's forms, built once from its fields (not per request).
+        name = self.prefix.capitalize()
+        object.__setattr__(self, "entry_form", Form.from_dict(
+            _as_typed(("student_no", *self.editable)), name=f"{name}EntryForm"))
+        object.__setattr__(self, "correction_form", VersionForm.from_dict(
+            _as_typed(self.editable), name=f"{name}CorrectionForm"))
 
     def _endpoint(self, name: str) -> str:
         return f"records.{self.prefix}_{name}"
@@ -61,9 +78,6 @@ class RecordPages:
     def _render(self, page: str, status: int, **context):
         return render_template(f"{self.templates}/{page}.html", pages=self, roc_date=roc_date,
                                **self.choices, **context), status
-
-    def _form(self) -> dict:
-        return {key: request.form.get(key, "") for key in self.editable}
 
     # -- list, enter, import ----------------------------------------------------------------
 
@@ -77,9 +91,9 @@ class RecordPages:
 
     def enter(self):
         try:
+            values = parse(self.entry_form, request.form)
             with school_uow() as (uow, actor):
-                record = self.entering(uow, actor, student_no=request.form.get("student_no", ""), now=now(),
-                                       **self._form())
+                record = self.entering(uow, actor, now=now(), **values)
         except FIXABLE as error:
             return self.list_page(error=error.message, status=error.status, draft=request.form.to_dict())
         flash(f"已登錄{self.label}（編號 {record.id}）。", "success")
@@ -121,9 +135,10 @@ class RecordPages:
 
     def correct(self, record_id: int):
         try:
-            version = parse(VersionForm, request.form)["version"]
+            values = parse(self.correction_form, request.form)
+            version = values.pop("version")
             with school_uow() as (uow, actor):
-                done = self.correcting(uow, actor, record_id, expected_version=version, now=now(), **self._form())
+                done = self.correcting(uow, actor, record_id, expected_version=version, now=now(), **values)
         except FIXABLE as error:
             return self._refused(record_id, error)
         flash(done.message, "success")
@@ -133,11 +148,11 @@ class RecordPages:
 
     def delete(self, record_id: int):
         try:
-            version = parse(VersionForm, request.form)["version"]
+            values = parse(DeleteForm, request.form)
             with school_uow() as (uow, actor):
                 record = self.getting(uow, actor, record_id, now=now()).record
-                self.deleting(uow, actor, record_id, expected_version=version,
-                              reason=request.form.get("reason", ""), now=now())
+                self.deleting(uow, actor, record_id, expected_version=values["version"], reason=values["reason"],
+                              now=now())
         except FIXABLE as error:
             return self._refused(record_id, error)
         flash(f"已刪除{self.label}（編號 {record_id}），刪除原因已記錄。", "success")

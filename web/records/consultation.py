@@ -12,9 +12,9 @@ from marshmallow import fields
 
 from web.context import files, login_required, now, school_uow
 from web.files import MEDIA_TYPES, chunks
-from web.forms import Form, VersionForm, parse, upload_of
+from web.forms import Form, VersionForm, one_message, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import FIXABLE, bp, required
+from web.records import FIXABLE, DeleteForm, bp
 from workflows.core.clock import semester_of, taipei_date
 from workflows.core.errors import InvalidInput
 from workflows.central.portfolio_view import ACCEPT
@@ -27,27 +27,23 @@ LIMITS = {"place_max": records.PLACE_MAX, "text_max": records.TEXT_MAX, "file_li
 
 class TermQuery(Form):
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, load_default=None,
-                        error_messages=required("學年度須為數字（例如 114）。"))
-    semester = Int(label="學期", high=2, load_default=None, error_messages=required("學期須為 1 或 2。"))
+                        error_messages=one_message("學年度須為數字（例如 114）。"))
+    semester = Int(label="學期", high=2, load_default=None, error_messages=one_message("學期須為 1 或 2。"))
 
 
 class ConsultationForm(VersionForm):
     student_no = fields.String(load_default="")
-    held_on = fields.Date(required=True, error_messages=required("請填寫諮詢日期（例如 2025-10-30）。"))
-    held_time = fields.Time(required=True, error_messages=required("請填寫諮詢時間（24 小時制，例如 14:30）。"))
+    held_on = fields.Date(required=True, error_messages=one_message("請填寫諮詢日期（例如 2025-10-30）。"))
+    held_time = fields.Time(required=True, error_messages=one_message("請填寫諮詢時間（24 小時制，例如 14:30）。"))
     place = fields.String(load_default="")
     content = fields.String(load_default="")
     advice = fields.String(load_default="")
-    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=required("請選擇課程諮詢教師。"))
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=one_message("請選擇課程諮詢教師。"))
     remove_file = fields.Boolean(load_default=False)
 
 
 class ConsultationImportForm(Form):
-    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=required("請選擇課程諮詢教師。"))
-
-
-class DeleteForm(VersionForm):
-    reason = fields.String(load_default="")
+    consultant_id = Int(label="課程諮詢教師", low=1, load_default=None, error_messages=one_message("請選擇課程諮詢教師。"))
 
 
 def term() -> tuple[int, int]:
@@ -141,7 +137,7 @@ def consultation_delete(record_id: int):
                                         expected_version=values["version"], now=now())
     except FIXABLE as error:
         return _edit_page(record_id, error=error.message, status=error.status,
-                          draft={"delete_reason": request.form.get("reason", "")})
+                          draft=request.form.to_dict())
     flash(f"已刪除{view.student_name}（{view.student_no}）的課程諮詢紀錄；刪除原因已記錄。", "success")
     return _back_to_list(view.academic_year, view.semester)
 

@@ -9,10 +9,10 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import VersionForm, parse
+from web.forms import VersionForm, one_message, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import FIXABLE, bp, required
-from web.records.consultation import DeleteForm, csv_download, term
+from web.records import FIXABLE, DeleteForm, bp
+from web.records.consultation import csv_download, term
 from workflows.core.clock import roc_date
 from workflows.core.errors import InvalidInput
 from workflows.records import exploration as records
@@ -25,9 +25,9 @@ LIMITS = {"activity_max": records.ACTIVITY_MAX, "notes_max": records.NOTES_MAX, 
 class ExplorationForm(VersionForm):
     student_no = fields.String(load_default="")
     academic_year = Int(label="學年度", low=YEAR_MIN, high=YEAR_MAX, required=True,
-                        error_messages=required("請填寫學年度（例如 114）。"))
-    semester = Int(label="學期", high=2, required=True, error_messages=required("請選擇學期。"))
-    held_on = fields.Date(required=True, error_messages=required("請填寫日期（例如 2025-10-30）。"))
+                        error_messages=one_message("請填寫學年度（例如 114）。"))
+    semester = Int(label="學期", high=2, required=True, error_messages=one_message("請選擇學期。"))
+    held_on = fields.Date(required=True, error_messages=one_message("請填寫日期（例如 2025-10-30）。"))
     career_group = fields.String(load_default="")
     activity = fields.String(load_default="")
     notes = fields.String(load_default="")
@@ -110,7 +110,7 @@ def exploration_delete(record_id: int):
                                        expected_version=values["version"], now=now())
     except FIXABLE as error:
         return _edit_page(record_id, error=error.message, status=error.status,
-                          draft={"delete_reason": request.form.get("reason", "")})
+                          draft=request.form.to_dict())
     flash(f"已刪除{view.student_name}（{view.student_no}）的學群探索紀錄；刪除原因已記錄。", "success")
     return _back_to_list(view.academic_year, view.semester)
 
