@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import Form, parse
+from web.forms import VersionForm, parse
 from workflows.central import disputes
 from workflows.core.errors import Conflict, InvalidInput, InvalidTransition, RuleViolation
 from workflows.items.rules import REASON_MAX
@@ -21,8 +21,9 @@ bp = Blueprint("disputes", __name__, url_prefix="/staff/disputes")
 FIXABLE = (RuleViolation, InvalidInput, InvalidTransition, Conflict)
 
 
-class ResolveForm(Form):
-    """How a dispute is settled and why, as chosen and typed (disputes.resolve checks both)."""
+class ResolveForm(VersionForm):
+    """How a dispute is settled and why, as chosen and typed (disputes.resolve checks both), and the
+    version of the item or receipt the queue showed."""
 
     kind = fields.String(load_default="")
     reason = fields.String(load_default="")
@@ -47,7 +48,8 @@ def resolve(item_id: int):
     try:
         with school_uow() as (uow, actor):
             form = parse(ResolveForm, request.form)
-            disputes.resolve(uow, actor, item_id, kind=form["kind"], reason=form["reason"], now=now())
+            disputes.resolve(uow, actor, item_id, kind=form["kind"], reason=form["reason"],
+                             expected_version=form["version"], now=now())
     except FIXABLE as error:
         return _queue_page(error=error.message, status=error.status,
                            draft={"item": item_id, **request.form.to_dict()})
@@ -61,7 +63,8 @@ def resolve_receipt(receipt_id: int):
     try:
         with school_uow() as (uow, actor):
             form = parse(ResolveForm, request.form)
-            disputes.resolve_receipt(uow, actor, receipt_id, kind=form["kind"], reason=form["reason"], now=now())
+            disputes.resolve_receipt(uow, actor, receipt_id, kind=form["kind"], reason=form["reason"],
+                                     expected_version=form["version"], now=now())
     except FIXABLE as error:
         return _queue_page(error=error.message, status=error.status,
                            draft={"receipt": receipt_id, **request.form.to_dict()})

@@ -61,6 +61,7 @@ class DisputeRow:
     age: timedelta
     office: str
     office_label: str
+    version: int  # of the item or receipt as the queue shows it: the settlement carries it (stale-page guard)
 
     @property
     def anchor(self) -> str:
@@ -95,7 +96,7 @@ def dispute_queue(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None)
         uow.select(Item).join(Student, (Student.school_id == Item.school_id) & (Student.id == Item.student_id))
         .where(Item.state == "disputed", Item.kind.in_(kinds))
         .with_only_columns(Item.id, Item.kind, Item.title, Item.receipt_id, Student.id,
-                           Student.student_no, Student.name, Student.class_name)).all()
+                           Student.student_no, Student.name, Student.class_name, Item.version)).all()
     if not rows:
         return sorted(_receipt_rows(uow, categories, now), key=lambda r: (r.disputed_at, r.receipt_id))
     disputed = {}  # item id -> (at, reason) of its latest dispute
@@ -106,12 +107,12 @@ def dispute_queue(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None)
             .order_by(AuditEntry.at)):
         disputed[subject_id] = (at, reason)
     out = []
-    for item_id, kind, title, receipt_id, student_id, student_no, name, class_name in rows:
+    for item_id, kind, title, receipt_id, student_id, student_no, name, class_name, version in rows:
         at, reason = disputed.get(item_id, (now, None))
         office = uow.policy.dispute_office(kind)
         out.append(DisputeRow(item_id, kind, KIND_LABELS[kind], title, student_id, student_no, name,
                               class_name, receipt_id, reason, at, max(now - at, timedelta(0)),
-                              office, office_label(office)))
+                              office, office_label(office), version))
     out += _receipt_rows(uow, categories, now)
     return sorted(out, key=lambda r: (r.disputed_at, r.item_id or 0, r.receipt_id or 0))
 
@@ -181,10 +182,11 @@ def _receipt_rows(uow: UnitOfWork, categories: list[str], now: datetime) -> list
         uow.select(Receipt).join(Student, (Student.school_id == Receipt.school_id) & (Student.id == Receipt.student_id))
         .where(Receipt.state == "disputed", Receipt.category.in_(mine))
         .with_only_columns(Receipt.id, Receipt.category, Receipt.academic_year, Receipt.closed_at,
-                           Receipt.reason, Student.id, Student.student_no, Student.name, Student.class_name)).all()
+                           Receipt.reason, Student.id, Student.student_no, Student.name, Student.class_name,
+                           Receipt.version)).all()
     settled = receipt_resolutions(uow, [r[0] for r in rows])
     out = []
-    for receipt_id, category, year, at, reason, student_id, student_no, name, class_name in rows:
+    for receipt_id, category, year, at, reason, student_id, student_no, name, class_name, version in rows:
         if receipt_id in settled:
             continue
         offices = _offices_of(uow, category)
@@ -192,7 +194,7 @@ def _receipt_rows(uow: UnitOfWork, categories: list[str], now: datetime) -> list
         out.append(DisputeRow(None, category, RECEIPT_CATEGORY_LABELS[category],
                               f"{year} 學年度{RECEIPT_CATEGORY_LABELS[category]}收訖明細", student_id, student_no,
                               name, class_name, receipt_id, reason, at, max(now - at, timedelta(0)),
-                              offices[0], "、".join(office_label(o) for o in offices)))
+                              offices[0], "、".join(office_label(o) for o in offices), version))
     return out
 
 
