@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from marshmallow import fields
 
 from web.context import login_required, now, school_uow
-from web.forms import Form, one_message, parse, upload_of
+from web.forms import Form, VersionForm, one_message, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int, integer
 from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS
 from workflows.central import batch_files, batches, roster
@@ -26,7 +26,7 @@ from workflows.core.errors import (Conflict, Forbidden, InvalidInput, InvalidTra
 from workflows.central.precheck import precheck_courses
 from workflows.central.receipt_import import ReceiptImportRejected, import_receipts
 from workflows.core.roles import DIVISION_LABELS
-from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.fields import REASON_MAX, text_field
 
 bp = Blueprint("batches", __name__, url_prefix="/staff/batches")
 
@@ -53,14 +53,16 @@ class ReceiptForm(Form):
     last_day = fields.Date(load_default=None, error_messages=one_message("確認期間結束日不是有效的日期（例如 2026-10-18）。"))
 
 
-class SubmitForm(Form):
-    """The upload to the central database confirmed: the box ticked sends confirm=yes."""
+class SubmitForm(VersionForm):
+    """The upload to the central database confirmed: the box ticked sends confirm=yes; with the
+    batch's version the confirmation page showed."""
 
     confirm = fields.String(load_default="")
 
 
-class CancelForm(Form):
-    """A cancellation's reason, as typed (required on the page; the rule is text_field's)."""
+class CancelForm(VersionForm):
+    """A cancellation's reason, as typed (required on the page; the rule is text_field's), and the
+    batch's version the page showed."""
 
     reason = fields.String(load_default=None)
 
@@ -161,9 +163,10 @@ def detail(batch_id: int):
 @login_required("staff")
 def export(batch_id: int):
     try:
+        version = parse(VersionForm, request.form)["version"]
         with school_uow() as (uow, actor):
-            result = batches.export_batch(uow, actor, batch_id,
-                                          batch_files.school_export_dir(uow, export_root()), now=now())
+            result = batches.export_batch(uow, actor, batch_id, batch_files.school_export_dir(uow, export_root()),
+                                          expected_version=version, now=now())
     except FIXABLE as error:
         return _detail_page(batch_id, error=error.message, status=error.status)
     flash(f"已匯出名冊（名冊別 {result.roster_type.label}）：{result.rows} 筆、檔案 {result.files} 個。"
@@ -186,12 +189,13 @@ def confirm_submit(batch_id: int):
 @bp.post("/<int:batch_id>/submit")
 @login_required("staff")
 def submit(batch_id: int):
-    if parse(SubmitForm, request.form)["confirm"] != "yes":
-        return _submit_page(batch_id, status=400,
-                            error="請先勾選「已將名冊與檔案上傳至中央資料庫」再確認；批次沒有變更。")
     try:
+        form = parse(SubmitForm, request.form)
+        if form["confirm"] != "yes":
+            return _submit_page(batch_id, status=400,
+                                error="請先勾選「已將名冊與檔案上傳至中央資料庫」再確認；批次沒有變更。")
         with school_uow() as (uow, actor):
-            batches.submit_batch(uow, actor, batch_id, now=now())
+            batches.submit_batch(uow, actor, batch_id, expected_version=form["version"], now=now())
     except FIXABLE as error:
         return _detail_page(batch_id, error=error.message, status=error.status)
     flash(f"批次 #{batch_id} 已確認上傳中央資料庫；收到中央資料庫的收訖明細後請於本頁匯入。", "success")
@@ -202,10 +206,10 @@ def submit(batch_id: int):
 @login_required("staff")
 def cancel(batch_id: int):
     try:
-        reason = text_field(parse(CancelForm, request.form)["reason"], field="reason", label="取消原因",
-                            max_chars=REASON_MAX, required=True)
+        form = parse(CancelForm, request.form)
+        reason = text_field(form["reason"], field="reason", label="取消原因", max_chars=REASON_MAX, required=True)
         with school_uow() as (uow, actor):
-            batches.cancel_batch(uow, actor, batch_id, reason=reason, now=now())
+            batches.cancel_batch(uow, actor, batch_id, reason=reason, expected_version=form["version"], now=now())
     except FIXABLE as error:
         return _detail_page(batch_id, error=error.message, status=error.status, draft=request.form.to_dict())
     flash(f"批次 #{batch_id} 已取消；其中的學生與項目可以放入新的批次。", "success")

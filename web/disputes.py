@@ -14,7 +14,7 @@ from web.context import login_required, now, school_uow
 from web.forms import VersionForm, parse
 from workflows.central import disputes
 from workflows.core.errors import Conflict, InvalidInput, InvalidTransition, RuleViolation
-from workflows.items.rules import REASON_MAX
+from workflows.core.fields import REASON_MAX
 
 bp = Blueprint("disputes", __name__, url_prefix="/staff/disputes")
 

@@ -17,7 +17,7 @@ from web.params import Int
 from workflows.records import grade_corrections as gc
 from workflows.core.clock import academic_year_of, taipei_date
 from workflows.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RuleViolation
-from workflows.items.rules import REASON_MAX
+from workflows.core.fields import REASON_MAX
 
 bp = Blueprint("grade_corrections", __name__, url_prefix="/staff/grade-corrections")
 

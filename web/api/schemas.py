@@ -13,7 +13,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from persistence.tables import ITEM_KINDS
 from states import MACHINES, state_ids
-from workflows.items.rules import REASON_MAX, TITLE_MAX
+from workflows.core.fields import REASON_MAX
+from workflows.items.rules import TITLE_MAX
 from workflows.core.policy import NATIONAL
 from persistence.vocabulary import PERFORMANCE_CATEGORIES
 from workflows.items.uploads import LINK_MAX

@@ -31,7 +31,7 @@ from workflows.core.guards import require_current
 from workflows.people.offices import acting_for_dispute_offices, categories_for
 from workflows.core.policy import KIND_LABELS
 from workflows.core.roles import ROLE_LABELS, Role
-from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.fields import REASON_MAX, text_field
 from workflows.core.transitions import fire, record, require_allowed
 from workflows.core.unit_of_work import UnitOfWork
 

@@ -27,8 +27,9 @@ from workflows.core.policy import KIND_LABELS, FileRule
 from workflows.core.roles import DIVISION_LABELS, Division
 from workflows.central.receipts import receipts_of
 from workflows.core.roles import EnrolmentStatus
-from workflows.items.rules import (EDITABLE_STATES, REASON_MAX, SELECTED_STATES, TITLE_MAX,
-                             UPLOADED_STATES, acting_rights, count_items)
+from workflows.core.fields import REASON_MAX
+from workflows.items.rules import (EDITABLE_STATES, SELECTED_STATES, TITLE_MAX, UPLOADED_STATES, acting_rights,
+                                   count_items)
 from workflows.core.transitions import allowed_events
 from persistence.vocabulary import PERFORMANCE_CATEGORIES, ReceiptCategory
 

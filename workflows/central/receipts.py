@@ -18,7 +18,8 @@ from workflows.core.errors import RuleViolation
 from workflows.core.guards import require_current
 from workflows.people.offices import require_submission_office
 from workflows.core.policy import KIND_LABELS
-from workflows.items.rules import REASON_MAX, student_side, text_field
+from workflows.core.fields import REASON_MAX, text_field
+from workflows.items.rules import student_side
 from workflows.core.transitions import fire, start
 from workflows.core.unit_of_work import UnitOfWork
 

@@ -15,7 +15,8 @@ from workflows.core.clock import now_or, taipei_date
 from workflows.core.errors import Forbidden, InvalidInput, RuleViolation
 from workflows.people.routing import Certifiers, certifiers
 from workflows.core.guards import require_current
-from workflows.items.rules import REASON_MAX, student_side, text_field
+from workflows.core.fields import REASON_MAX, text_field
+from workflows.items.rules import student_side
 from workflows.core.transitions import fire, require_allowed
 from workflows.core.unit_of_work import UnitOfWork
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from persistence.tables import ITEM_KINDS, Course, Enrolment, Item, Student
 from states import MACHINES, edges, state_ids, state_label
 from workflows.core.actors import Actor, OnBehalf
-from workflows.core.errors import ContentRuleViolation, Forbidden, InvalidInput, RuleViolation
+from workflows.core.errors import Forbidden, RuleViolation
 from workflows.core.roles import EnrolmentStatus
 
 
@@ -41,7 +41,6 @@ EDITABLE_STATES = {
 }
 
 TITLE_MAX = 80
-REASON_MAX = 500
 
 
 def student_side(uow, actor: Actor, student_id: int) -> Actor:
@@ -90,14 +89,6 @@ def count_items(uow, student_id: int, kind: str, academic_year: int, states, sem
     return uow.session.scalar(statement)
 
 
-def text_field(value: str | None, *, field: str, label: str, max_chars: int, required: bool) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"請填寫{label}。", field=field)
-    if len(value) > max_chars:
-        raise ContentRuleViolation(f"{label}共 {len(value)} 字，超過上限 {max_chars} 字。",
-                            rule="text_too_long", field=field, limit=max_chars)
-    return value
 
 
 def clear_certification(item) -> None:

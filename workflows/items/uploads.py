@@ -20,9 +20,9 @@ from workflows.core.errors import ContentRuleViolation, InvalidInput, RuleViolat
 from workflows.school.filetypes import (HEAD_BYTES, SLOT_LABELS, TAIL_BYTES, FileRejected, check_file,
                                  safe_display_name, unsafe_name_reason)
 from workflows.core.policy import KIND_LABELS, MB, FileRule
-from workflows.items.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification,
-                             count_items, item_state_label, require_enrolled,
-                             require_enrolled_in, student_side, text_field)
+from workflows.core.fields import text_field
+from workflows.items.rules import (EDITABLE_STATES, TITLE_MAX, UPLOADED_STATES, clear_certification, count_items,
+                                   item_state_label, require_enrolled, require_enrolled_in, student_side)
 from workflows.core.guards import require_current
 from workflows.core.transitions import allowed_events, fire, record, require_allowed, start
 from workflows.core.unit_of_work import UnitOfWork

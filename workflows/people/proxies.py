@@ -20,6 +20,7 @@ from persistence.vocabulary import UnavailabilityReason
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import now_or, taipei_date
+from workflows.core.fields import date_field
 from workflows.core.errors import InvalidInput
 from workflows.core.roles import ROLE_LABELS, Role
 from workflows.core.transitions import note
@@ -207,27 +208,14 @@ def set_proxy_list(uow: UnitOfWork, actor: Actor, *, principal_staff_id: int | N
     return rows
 
 
-def _day(value, field_name: str, label: str, *, required: bool) -> date | None:
-    if value in (None, ""):
-        if required:
-            raise InvalidInput(f"請填寫{label}。", field=field_name)
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"{label}「{value}」不是有效的日期（例如 2026-02-06）。", field=field_name) from None
-
-
 def mark_unavailable(uow: UnitOfWork, actor: Actor, staff_id: int, *, starts_on, ends_on=None,
                      reason: str, note_text: str | None = None, now: datetime | None = None) -> Unavailability:
     """A period (Taipei dates, inclusive; no end = until further notice) the person cannot act."""
     now = now_or(now)
     require_editor(uow, actor)
     staff = uow.get(Staff, staff_id, what="教職員")
-    starts = _day(starts_on, "starts_on", "開始日期", required=True)
-    ends = _day(ends_on, "ends_on", "結束日期", required=False)
+    starts = date_field(starts_on, field="starts_on", label="開始日期", required=True)
+    ends = date_field(ends_on, field="ends_on", label="結束日期", required=False)
     if ends is not None and ends < starts:
         raise InvalidInput("結束日期不能早於開始日期。", field="ends_on")
     if reason not in UNAVAILABILITY_REASONS:
@@ -254,7 +242,7 @@ def end_unavailability(uow: UnitOfWork, actor: Actor, unavailability_id: int, *,
     now = now_or(now)
     require_editor(uow, actor)
     row = uow.get(Unavailability, unavailability_id, for_update=True, what="無法執行職務紀錄")
-    ends = _day(ends_on, "ends_on", "結束日期", required=True)
+    ends = date_field(ends_on, field="ends_on", label="結束日期", required=True)
     if ends < row.starts_on:
         raise InvalidInput(f"結束日期不能早於開始日期 {row.starts_on.isoformat()}。", field="ends_on")
     before = row.ends_on
@@ -276,7 +264,7 @@ def set_certify_only(uow: UnitOfWork, actor: Actor, staff_id: int, until, *,
     now = now_or(now)
     require_editor(uow, actor)
     staff = uow.get(Staff, staff_id, for_update=True, what="教職員")
-    day = _day(until, "until", "僅認證帳號保留日期", required=False)
+    day = date_field(until, field="until", label="僅認證帳號保留日期", required=False)
     before = staff.certify_only_until
     staff.certify_only_until = day
     note(uow.session, school_id=uow.school_id, subject_kind="certify_only", subject_id=staff.id,

@@ -4,7 +4,7 @@ lists, the self-check form, training records); the offices that see the whole sc
 from __future__ import annotations
 
 from workflows.core.actors import Actor
-from workflows.core.errors import Forbidden
+from workflows.core.errors import Forbidden, InvalidInput
 from workflows.core.roles import Role
 from workflows.core.unit_of_work import UnitOfWork
 
@@ -35,3 +35,14 @@ def require_reader(uow: UnitOfWork, actor: Actor, what: str) -> None:
     uow.require_member(actor)
     if not (can_edit(actor) or sees_whole_school(actor)):
         raise Forbidden(f"只有工作小組的處室可以查看{what}。")
+
+
+def form_text(value, *, field: str, label: str, limit: int) -> str:
+    """Text on the group's forms (the self-check form, training records): required, at most
+    `limit` characters, refused as input (400) naming the field."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"請填寫{label}。", field=field)
+    if len(text) > limit:
+        raise InvalidInput(f"{label}最多 {limit} 字，目前 {len(text)} 字。", field=field, limit=limit)
+    return text

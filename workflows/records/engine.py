@@ -27,7 +27,7 @@ from workflows.core.errors import Conflict, DomainError, Forbidden, InvalidInput
 from workflows.core.guards import require_current
 from workflows.core.numbers import whole
 from workflows.core.unit_of_work import UnitOfWork
-from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.fields import REASON_MAX, text_field
 from workflows.records.common import (LABELS, audit, forbid_students, require_owner, require_reader,
                                       require_student, students_by_no)
 from workflows.school.csv_rows import Column, Parsed, Row, RowError, parse_file, parse_student_no
@@ -80,7 +80,7 @@ def _text(max_chars: int) -> Callable[[str], str]:
 
 def text_of(key: str, label: str, max_chars: int, *, required: bool = True, aliases: tuple[str, ...] = ()) -> Field:
     """A text of at most `max_chars`: a form or caller hears the words every text limit uses
-    (items.rules.text_field), a file row csv_rows' own; blank and optional, it is ""."""
+    (core.fields.text_field), a file row csv_rows' own; blank and optional, it is ""."""
     def accept(raw) -> str:
         return text_field(None if raw is None else str(raw), field=key, label=label, max_chars=max_chars,
                           required=required)

@@ -35,7 +35,7 @@ from workflows.people.offices import as_office
 from workflows.core.numbers import whole
 from workflows.records.common import GRADE, audit, forbid_students, students_by_no
 from workflows.core.roles import ROLE_LABELS, Role
-from workflows.items.rules import REASON_MAX, text_field
+from workflows.core.fields import REASON_MAX, text_field
 from workflows.core.transitions import fire, invalid, machine_for, note, require_allowed, start
 from workflows.core.unit_of_work import UnitOfWork
 

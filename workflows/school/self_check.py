@@ -16,6 +16,7 @@ from workflows.school import trainings
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import ROC_OFFSET, roc_date, semester_bounds, taipei_date
+from workflows.core.fields import date_field
 from workflows.core.errors import InvalidInput
 from workflows.core.guards import require_current
 from workflows.core.numbers import echoed, whole
@@ -90,15 +91,6 @@ def _year(value) -> int:
     return year
 
 
-def _text(value, *, field: str, label: str, limit: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(f"請填寫{label}。", field=field)
-    if len(text) > limit:
-        raise InvalidInput(f"{label}最多 {limit} 字，目前 {len(text)} 字。", field=field, limit=limit)
-    return text
-
-
 def _month(value) -> int | None:
     if value in (None, ""):
         return None
@@ -108,17 +100,6 @@ def _month(value) -> int | None:
     if not 1 <= month <= 12:
         raise InvalidInput(f"辦理月份須為 1 至 12，收到「{echoed(value)}」。", field="planned_month")
     return month
-
-
-def _day(value, *, field: str, label: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"{label}「{value}」不是有效的日期（例如 2026-01-31）。", field=field) from None
 
 
 def _state(item: SelfCheckItem) -> str:
@@ -166,10 +147,10 @@ def add_item(uow: UnitOfWork, actor: Actor, academic_year, *, task: str, owner: 
     require_editor(uow, actor)
     year = _year(academic_year)
     row = SelfCheckItem(school_id=uow.school_id, academic_year=year,
-                        task=_text(task, field="task", label="項目及內容", limit=TASK_MAX),
-                        owner=_text(owner, field="owner", label="負責單位", limit=OWNER_MAX),
+                        task=working_group.form_text(task, field="task", label="項目及內容", limit=TASK_MAX),
+                        owner=working_group.form_text(owner, field="owner", label="負責單位", limit=OWNER_MAX),
                         planned_month=_month(planned_month),
-                        national_date=_day(national_date, field="national_date", label="國教署公告期程"),
+                        national_date=date_field(national_date, field="national_date", label="國教署公告期程", required=False),
                         planned=False, done=False, updated_at=now)
     last = uow.session.scalar(select(func.max(SelfCheckItem.position)).where(
         SelfCheckItem.school_id == uow.school_id, SelfCheckItem.academic_year == year))
@@ -185,10 +166,10 @@ def add_item(uow: UnitOfWork, actor: Actor, academic_year, *, task: str, owner: 
 def edit_item(uow: UnitOfWork, actor: Actor, item_id: int, *, task: str, owner: str, planned_month=None,
               national_date=None, expected_version: int | None, now: datetime) -> None:
     require_editor(uow, actor)
-    values = dict(task=_text(task, field="task", label="項目及內容", limit=TASK_MAX),
-                  owner=_text(owner, field="owner", label="負責單位", limit=OWNER_MAX),
+    values = dict(task=working_group.form_text(task, field="task", label="項目及內容", limit=TASK_MAX),
+                  owner=working_group.form_text(owner, field="owner", label="負責單位", limit=OWNER_MAX),
                   planned_month=_month(planned_month),
-                  national_date=_day(national_date, field="national_date", label="國教署公告期程"))
+                  national_date=date_field(national_date, field="national_date", label="國教署公告期程", required=False))
     item = uow.get(SelfCheckItem, item_id, for_update=True, what="自我檢核項目")
     require_current(item, expected_version, what="這個自我檢核項目")
     before = _describe(item)
@@ -206,7 +187,7 @@ def tick(uow: UnitOfWork, actor: Actor, item_id: int, *, planned: bool | None = 
     date cannot be in the future, and undoing clears it."""
     require_editor(uow, actor)
     today = taipei_date(now)
-    day = _day(done_on, field="done_on", label="完成日期")
+    day = date_field(done_on, field="done_on", label="完成日期", required=False)
     if day is not None and day > today:
         raise InvalidInput(f"完成日期 {roc_date(day)} 尚未到來。", field="done_on")
     item = uow.get(SelfCheckItem, item_id, for_update=True, what="自我檢核項目")

@@ -14,6 +14,7 @@ from persistence.vocabulary import TrainingKind
 from workflows.people import working_group
 from workflows.core.actors import Actor
 from workflows.core.clock import academic_year_of, roc_date, taipei_date
+from workflows.core.fields import date_field
 from workflows.core.errors import InvalidInput
 from workflows.core.numbers import echoed, whole
 from workflows.core.transitions import note
@@ -40,24 +41,6 @@ def require_reader(uow: UnitOfWork, actor: Actor) -> None:
     working_group.require_reader(uow, actor, "研習、宣導紀錄")
 
 
-def _text(value, *, field: str, label: str, limit: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(f"請填寫{label}。", field=field)
-    if len(text) > limit:
-        raise InvalidInput(f"{label}最多 {limit} 字，目前 {len(text)} 字。", field=field, limit=limit)
-    return text
-
-
-def _day(value, *, field: str, label: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        raise InvalidInput(f"{label}「{value or ''}」不是有效的日期（例如 2025-09-15）。", field=field) from None
-
-
 def _attendees(value) -> int:
     count = whole(str(value if value is not None else ""), beyond=ATTENDEES_MAX + 1)
     if count is None:
@@ -74,12 +57,13 @@ def record_session(uow: UnitOfWork, actor: Actor, *, kind: str, held_on, title: 
     require_editor(uow, actor)
     if kind not in TRAINING_KINDS:
         raise InvalidInput(f"未知的場次類別「{kind}」；可用：" + "、".join(KIND_LABELS.values()), field="kind")
-    day = _day(held_on, field="held_on", label="辦理日期")
+    day = date_field(held_on, field="held_on", label="辦理日期", required=True)
     if day > taipei_date(now):
         raise InvalidInput(f"辦理日期 {roc_date(day)} 尚未到來；請於辦理後再登錄。", field="held_on")
+    title = working_group.form_text(title, field="title", label="名稱", limit=TITLE_MAX)
+    audience = working_group.form_text(audience, field="audience", label="對象", limit=AUDIENCE_MAX)
     row = TrainingSession(school_id=uow.school_id, academic_year=academic_year_of(day), kind=kind,
-                          held_on=day, title=_text(title, field="title", label="名稱", limit=TITLE_MAX),
-                          audience=_text(audience, field="audience", label="對象", limit=AUDIENCE_MAX),
+                          held_on=day, title=title, audience=audience,
                           attendees=_attendees(attendees), created_at=now)
     uow.session.add(row)
     uow.session.flush()
@@ -92,7 +76,7 @@ def record_session(uow: UnitOfWork, actor: Actor, *, kind: str, held_on, title: 
 def delete_session(uow: UnitOfWork, actor: Actor, session_id: int, *, reason: str, now: datetime) -> None:
     """Delete a wrongly recorded session; the audit row keeps what it said and why it went."""
     require_editor(uow, actor)
-    why = _text(reason, field="reason", label="刪除原因", limit=REASON_MAX)
+    why = working_group.form_text(reason, field="reason", label="刪除原因", limit=REASON_MAX)
     row = uow.get(TrainingSession, session_id, for_update=True, what="研習、宣導紀錄")
     note(uow.session, school_id=uow.school_id, subject_kind="training", subject_id=row.id,
          event="delete_training", from_state=_summary(row), actor=actor, at=now, reason=why)
