@@ -86,6 +86,7 @@ class BatchDetail:
     export: ExportFiles | None
     confirmation_window: str | None
     resubmit_ready: int
+    version: int  # the batch's, as the page shows it: export, submit and cancel carry it (stale-page guard)
 
     @property
     def students(self) -> int:
@@ -202,7 +203,8 @@ def batch_detail(uow: UnitOfWork, actor: Actor, batch_id: int, export_root: str 
         events=tuple(e for e in allowed if e[0] in PAGE_EVENTS), all_events=allowed,
         entries=tuple(entries), history=tuple(history(uow, "batch", batch.id, HISTORY_EVENTS)),
         export=_find_export(uow, batch, export_root), confirmation_window=window,
-        resubmit_ready=sum(1 for e in entries if e.resubmit_ready and e.item_id not in carried))
+        resubmit_ready=sum(1 for e in entries if e.resubmit_ready and e.item_id not in carried),
+        version=batch.version)
 
 
 def receipt_form(uow: UnitOfWork, actor: Actor, batch_id: int, *, now: datetime | None = None) -> ReceiptForm:

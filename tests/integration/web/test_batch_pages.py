@@ -110,6 +110,17 @@ def exported_batch(world, export_dir) -> int:
     return batch_id
 
 
+def form_version(page: str, form_id: str) -> str:
+    """The batch version the page's form `form_id` carries."""
+    form = page.split(f'id="{form_id}"')[1].split("</form>")[0]
+    return re.search(r'name="version" value="(\d+)"', form).group(1)
+
+
+def stored_export(world, batch_id) -> tuple:
+    batch = batch_of(world, batch_id)
+    return batch.version, batch.export_sha256, batch.exported_at
+
+
 def items_by_student(world) -> dict[int, int]:
     """{student index: their one item id}."""
     with world.uow() as uow:
@@ -356,6 +367,42 @@ def test_cancel_needs_a_reason_and_frees_the_students(client, site):
     again = post_form(client, f"{PAGE}/{batch_id}/export", page=PAGE)
     assert again.status_code == 409 and "目前狀態為「已取消」" in text(again) and "此狀態可執行：無" in text(again)
     create_on_page(client)  # the student can go in a new batch
+
+
+def test_a_stale_batch_page_is_refused_and_changes_nothing(client, site, tmp_path):
+    """A colleague exported the batch after the page was opened: exporting, cancelling or confirming
+    the upload from the old page is refused with the stale-page words, and nothing changes."""
+    world = site
+    selected_outcomes(world)
+    staff = world.staff()
+    batch_id = world.run(batches.create_batch, staff, "year_outcomes", YEAR, 0, now=LATER).id
+    sign_in(client, "registry")
+    page = text(client.get(f"{PAGE}/{batch_id}"))
+    shown = {form: form_version(page, form) for form in ("export-form", "cancel-form")}
+    world.run(batches.export_batch, staff, batch_id, tmp_path / "exports" / world.code, now=LATER)
+    before = snapshot(world), stored_export(world, batch_id)
+
+    export = post_form(client, f"{PAGE}/{batch_id}/export", {"version": shown["export-form"]}, page=PAGE)
+    assert export.status_code == 409 and "這個提交批次在你開啟頁面後已被變更" in text(export)
+    cancel = post_form(client, f"{PAGE}/{batch_id}/cancel", {"version": shown["cancel-form"], "reason": "名單有誤"},
+                       page=PAGE)
+    assert cancel.status_code == 409 and "這個提交批次在你開啟頁面後已被變更" in text(cancel)
+    assert "名單有誤" in text(cancel)  # what was typed is kept
+    assert (snapshot(world), stored_export(world, batch_id)) == before
+
+    confirm = form_version(text(client.get(f"{PAGE}/{batch_id}/submit")), "submit-form")
+    world.run(batches.export_batch, staff, batch_id, tmp_path / "exports" / world.code,
+              now=LATER + timedelta(hours=1))  # exported again after the confirmation page was opened
+    before = snapshot(world), stored_export(world, batch_id)
+    submit = post_form(client, f"{PAGE}/{batch_id}/submit", {"version": confirm, "confirm": "yes"}, page=PAGE)
+    assert submit.status_code == 409 and "這個提交批次在你開啟頁面後已被變更" in text(submit)
+    assert (snapshot(world), stored_export(world, batch_id)) == before
+    assert batch_of(world, batch_id).state == "exported"
+
+    fresh = form_version(text(client.get(f"{PAGE}/{batch_id}/submit")), "submit-form")
+    assert post_form(client, f"{PAGE}/{batch_id}/submit", {"version": fresh, "confirm": "yes"},
+                     page=PAGE).status_code == 302
+    assert batch_of(world, batch_id).state == "submitted"
 
 
 def test_create_errors_are_shown_in_words_with_the_form_kept(client, site):
