@@ -47,7 +47,9 @@ class CreateForm(Form):
     student_nos = fields.String(load_default="")
 
 
-class ReceiptForm(Form):
+class ReceiptForm(VersionForm):
+    """The receipt file's form: the confirmation period, and the batch's version the page showed."""
+
     window_id = Int(label="收訖明細確認期間", low=1, load_default=None, error_messages=one_message("請選擇收訖明細確認期間。"))
     first_day = fields.Date(load_default=None, error_messages=one_message("確認期間開始日不是有效的日期（例如 2026-10-04）。"))
     last_day = fields.Date(load_default=None, error_messages=one_message("確認期間結束日不是有效的日期（例如 2026-10-18）。"))
@@ -246,7 +248,8 @@ def import_receipt_file(batch_id: int):
                 window_id = calendar.define_batch_window(uow, actor, batch_id, form["first_day"],
                                                          form["last_day"], now=now()).id
             result = import_receipts(uow, actor, batch_id, data, upload.filename,
-                                     confirmation_window_id=window_id, now=now())
+                                     confirmation_window_id=window_id, expected_version=form["version"],
+                                     now=now())
     except ReceiptImportRejected as rejected:
         return _detail_page(batch_id, error=rejected.message, status=rejected.status,
                             problems=batch_files.problem_rows(rejected.errors), draft=draft)

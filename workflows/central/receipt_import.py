@@ -34,6 +34,7 @@ from workflows.core.clock import now_or
 from workflows.core.actors import Actor, system
 from workflows.school.csv_rows import Column, RowError, parse_file, Row
 from workflows.core.errors import DomainError, RuleViolation
+from workflows.core.guards import require_current
 from workflows.core.numbers import INT_MAX as ID_MAX, whole
 from workflows.people.personal_data import mask_national_id
 from workflows.core.policy import receipt_category_label
@@ -299,7 +300,8 @@ def _issue(uow: UnitOfWork, actor: Actor, batch: SubmissionBatch, window: Window
 
 
 def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, filename: str, *,
-                    confirmation_window_id: int, now: datetime | None = None) -> ImportedReceipts:
+                    confirmation_window_id: int, expected_version: int | None = None,
+                    now: datetime | None = None) -> ImportedReceipts:
     """匯入收訖明細: one receipt per student of the batch, linking the items the file lists (an
     item of a resubmission batch is relinked from the receipt its student disputed to the new
     one); then the batch's confirmation period opens (≥ the policy's days, nationally ≥ 3). Any
@@ -307,6 +309,7 @@ def import_receipts(uow: UnitOfWork, actor: Actor, batch_id: int, data: bytes, f
     now = now_or(now)
     actor = require_submission_office(uow, actor, "匯入收訖明細", now=now)
     batch = uow.get(SubmissionBatch, batch_id, for_update=True, what="提交批次")
+    require_current(batch, expected_version, what="這個提交批次")
     require_allowed(batch, "import_receipt")
     if batch.kind not in BATCH_CATEGORIES and batch.kind not in SEMESTER_BATCH_CATEGORIES:
         raise RuleViolation(f"不能匯入「{BATCH_KIND_LABELS.get(batch.kind, batch.kind)}」批次的收訖明細。",

@@ -405,6 +405,27 @@ def test_a_stale_batch_page_is_refused_and_changes_nothing(client, site, tmp_pat
     assert batch_of(world, batch_id).state == "submitted"
 
 
+def test_a_receipt_file_from_a_stale_batch_page_is_refused_and_changes_nothing(client, site, tmp_path):
+    """A colleague imported the receipt file after the page was opened: the second import from the
+    old page is refused with the stale-page words, and nothing changes."""
+    world = site
+    batch_id = exported_batch(world, tmp_path / "exports")
+    world.run(batches.submit_batch, world.staff(), batch_id, now=LATER)
+    sign_in(client, "registry")
+    shown = form_version(text(client.get(f"{PAGE}/{batch_id}")), "receipt-form")
+    items = items_by_student(world)
+    world.run(import_receipts, world.staff(), batch_id, receipt_csv(world, items), "r.csv",
+              confirmation_window_id=world.receipt_window_id, now=LATER)
+    before = snapshot(world)
+
+    stale = post_form(client, f"{PAGE}/{batch_id}/receipts", {
+        "version": shown, "window_id": str(world.receipt_window_id),
+        "receipt_file": (io.BytesIO(receipt_csv(world, items)), "收訖明細.csv")},
+        page=PAGE, content_type="multipart/form-data")
+    assert stale.status_code == 409 and "這個提交批次在你開啟頁面後已被變更" in text(stale)
+    assert snapshot(world) == before
+
+
 def test_create_errors_are_shown_in_words_with_the_form_kept(client, site):
     selected_outcomes(site, (0,))
     sign_in(client, "registry")
