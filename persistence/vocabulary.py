@@ -228,11 +228,12 @@ class CadreLevel(Coded):
 
 class GradeRecordKind(Coded):
     """修課紀錄 kinds (grade_records.record_kind): a semester grade, a year grade (semester 0), and
-    the later results of make-up, retake, remedial and credit transfer. The labels are the
-    central roster's cells."""
+    the later results of make-up, retake, remedial and credit transfer. The labels are what the
+    grades pages show; the central roster's cells say it in the ministry's words
+    (workflows/central/roster.py GRADE_KIND_CELLS)."""
 
-    SEMESTER = "semester", "學期成績"
-    YEAR = "year", "學年成績"
+    SEMESTER = "semester", "學期"
+    YEAR = "year", "學年"
     MAKEUP = "makeup", "補考"
     RETAKE = "retake", "重修"
     REMEDIAL = "remedial", "補修"

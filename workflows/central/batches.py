@@ -24,7 +24,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from sqlalchemy import func
 
-from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS
+from persistence.vocabulary import BATCH_KIND_LABELS, ITEM_KIND_OF_BATCH, TRACK_LABELS, CadreLevel
 from persistence.files import CHUNK_BYTES, fsync_dir, sha256_of
 from persistence.tables import (BATCH_KINDS, GRADE12_TRACKS, BatchEntry, CadreRecord, Course,
                                 GradeRecord, Item, Receipt, Student, SubmissionBatch)
@@ -426,7 +426,7 @@ def _cadre_rows(uow: UnitOfWork, batch: SubmissionBatch, students: dict[int, Stu
         rows.append({
             **_identity(students[record.student_id]),
             "academic_year": str(record.academic_year), "semester": str(record.semester),
-            "level": roster.CADRE_LEVEL_LABELS.get(record.level, record.level),
+            "level": CadreLevel(record.level).label,
             "unit": record.unit, "position": record.position,
             "starts_on": roster.roc_date(record.starts_on, label="起始日期", field="starts_on"),
             "ends_on": roster.roc_date(record.ends_on, label="結束日期", field="ends_on") if record.ends_on else "",
@@ -442,14 +442,14 @@ def _grade_rows(uow: UnitOfWork, batch: SubmissionBatch, students: dict[int, Stu
         GradeRecord.semester.in_(roster.grade_semesters(batch.semester)),
         GradeRecord.student_id.in_(_student_ids_of(uow, batch)))).all()
     order = {student_id: n for n, student_id in enumerate(students)}
-    kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_LABELS)}
+    kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_CELLS)}
     rows = []
     for record in sorted(records, key=lambda r: (order[r.student_id], r.semester == 0,
                                                  kinds.get(r.record_kind, len(kinds)), r.course_code, r.id)):
         rows.append({
             **_identity(students[record.student_id]),
             "academic_year": str(record.academic_year), "semester": str(record.semester),
-            "record_kind": roster.GRADE_KIND_LABELS.get(record.record_kind, record.record_kind),
+            "record_kind": roster.GRADE_KIND_CELLS.get(record.record_kind, record.record_kind),
             "course_code": record.course_code, "subject": record.subject,
             "grade_level": str(record.grade_level), "credits": str(record.credits),
             "score": _number(record.score), "passed": roster.YES_NO[bool(record.passed)],

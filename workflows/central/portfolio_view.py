@@ -23,7 +23,7 @@ from workflows.core.actors import Actor
 from workflows.core.errors import Forbidden, NotFound
 from workflows.school.filetypes import format_size
 from workflows.people.personal_data import mask_national_id
-from workflows.core.policy import KIND_LABELS, FileRule
+from workflows.core.policy import KIND_LABELS, FileRule, receipt_category_label
 from workflows.core.roles import DIVISION_LABELS, Division
 from workflows.central.receipts import receipts_of
 from workflows.core.roles import EnrolmentStatus
@@ -31,7 +31,7 @@ from workflows.core.fields import REASON_MAX
 from workflows.items.rules import (EDITABLE_STATES, SELECTED_STATES, TITLE_MAX, UPLOADED_STATES, acting_rights,
                                    count_items)
 from workflows.core.transitions import allowed_events
-from persistence.vocabulary import PERFORMANCE_CATEGORIES, ReceiptCategory
+from persistence.vocabulary import PERFORMANCE_CATEGORIES, CadreLevel
 
 # What a student (or a guardian for them) does to an item; the teacher's, the school's and the
 # scheduler's events (certify, reject, lock, submit_central, deem_confirmed…) are never offered.
@@ -477,7 +477,7 @@ def student_receipts(uow, actor: Actor, student_id: int, *, now: datetime) -> Re
                        if event in STUDENT_RECEIPT_EVENTS) if may_act and window_view.is_open else ()
         resolution, resolution_note, _ = settled.get(receipt.id, (None, None, None))
         views.append(ReceiptView(
-            receipt.id, receipt.category, _RECEIPT_LABELS.get(receipt.category, receipt.category),
+            receipt.id, receipt.category, receipt_category_label(receipt.category),
             receipt.academic_year, receipt.state, state_label(MACHINES["receipt"], receipt.state),
             receipt.version, receipt.issued_at, receipt.closed_at, receipt.reason, window_view,
             tuple(_item_view(i, course_names, windows, may_act=False)
@@ -485,9 +485,6 @@ def student_receipts(uow, actor: Actor, student_id: int, *, now: datetime) -> Re
             resolution=resolution, resolution_note=resolution_note,
             **_semester_records(uow, student, receipt)))
     return ReceiptsPage(student, may_act, why_not, tuple(views), now)
-
-
-_RECEIPT_LABELS = ReceiptCategory.labels()
 
 
 def _semester_records(uow, student: Student, receipt: Receipt) -> dict:
@@ -499,13 +496,13 @@ def _semester_records(uow, student: Student, receipt: Receipt) -> dict:
     term = f"第 {batch.semester} 學期" if batch.semester else ""
     if receipt.category == "courses":
         semesters = roster.grade_semesters(batch.semester)
-        kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_LABELS)}
+        kinds = {kind: n for n, kind in enumerate(roster.GRADE_KIND_CELLS)}
         records = sorted(uow.session.scalars(uow.select(GradeRecord).where(
             GradeRecord.student_id == student.id, GradeRecord.academic_year == batch.academic_year,
             GradeRecord.semester.in_(semesters))),
             key=lambda r: (r.semester == 0, kinds.get(r.record_kind, len(kinds)), r.course_code, r.id))
         return {"term": term, "grades": tuple(GradeView(
-            r.semester, roster.GRADE_KIND_LABELS.get(r.record_kind, r.record_kind), r.course_code, r.subject,
+            r.semester, roster.GRADE_KIND_CELLS.get(r.record_kind, r.record_kind), r.course_code, r.subject,
             r.credits, r.score, bool(r.passed), r.makeup_score) for r in records)}
     records = uow.session.scalars(uow.select(CadreRecord).where(
         CadreRecord.student_id == student.id, CadreRecord.academic_year == batch.academic_year,
@@ -515,7 +512,7 @@ def _semester_records(uow, student: Student, receipt: Receipt) -> dict:
     return {"term": term,
             "basic": BasicDataView(mask_national_id(student.national_id), student.student_no, student.name,
                                    student.class_name, student.grade, division),
-            "cadre": tuple(CadreView(roster.CADRE_LEVEL_LABELS.get(r.level, r.level), r.unit, r.position,
+            "cadre": tuple(CadreView(CadreLevel(r.level).label, r.unit, r.position,
                                      r.starts_on, r.ends_on) for r in records)}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from persistence.vocabulary import BATCH_KIND_LABELS, CadreLevel, GradeRecordKind
+from persistence.vocabulary import BATCH_KIND_LABELS, GradeRecordKind
 from workflows.core.clock import ROC_OFFSET
 from workflows.core.errors import InvalidInput
 
@@ -164,9 +164,16 @@ GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("採計學分", "credit_counted"),
 )
 
-# What the cells say for stored codes.
-CADRE_LEVEL_LABELS = CadreLevel.labels()
-GRADE_KIND_LABELS = GradeRecordKind.labels()
+# What the roster's cells say for a grade record's kind: the ministry spec's words, not the
+# grades pages' labels (GradeRecordKind's), which say 學期 where the roster says 學期成績.
+GRADE_KIND_CELLS = {
+    GradeRecordKind.SEMESTER: "學期成績",
+    GradeRecordKind.YEAR: "學年成績",
+    GradeRecordKind.MAKEUP: "補考",
+    GradeRecordKind.RETAKE: "重修",
+    GradeRecordKind.REMEDIAL: "補修",
+    GradeRecordKind.CREDIT_TRANSFER: "學分抵免",
+}
 YES_NO = {True: "是", False: "否"}
 
 

@@ -42,7 +42,7 @@ SUBJECT_MAX, CREDITS_MAX = 60, 30
 SEMESTERS = {0: "學年", 1: "第 1 學期", 2: "第 2 學期"}
 
 _KINDS = lookup_table([(code, code) for code in RECORD_KINDS] + [(label, code) for code, label in RECORD_KINDS.items()]
-                + [("學期", "semester"), ("學年", "year"), ("抵免", "credit_transfer")])
+                + [("學期成績", "semester"), ("學年成績", "year"), ("抵免", "credit_transfer")])
 
 
 def _record_kind(value: str) -> str:

@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 
 from persistence.tables import BATCH_KINDS, CADRE_LEVELS, GRADE_RECORD_KINDS
+from persistence.vocabulary import CadreLevel
 from workflows.central import roster
 from workflows.core.errors import InvalidInput
 from workflows.central.precheck import check_course
@@ -135,9 +136,9 @@ def test_no_layout_carries_consultation_or_exploration_records():
 
 
 def test_stored_codes_have_a_label_for_every_value_the_tables_allow():
-    assert set(roster.CADRE_LEVEL_LABELS) == set(CADRE_LEVELS)
-    assert set(roster.GRADE_KIND_LABELS) == set(GRADE_RECORD_KINDS)
-    assert roster.CADRE_LEVEL_LABELS["club"] == "社團" and roster.GRADE_KIND_LABELS["makeup"] == "補考"
+    assert set(CadreLevel.labels()) == set(CADRE_LEVELS)
+    assert set(roster.GRADE_KIND_CELLS) == set(GRADE_RECORD_KINDS)
+    assert CadreLevel.labels()["club"] == "社團" and roster.GRADE_KIND_CELLS["makeup"] == "補考"
 
 
 def test_a_semester2_batch_also_carries_the_year_grades():
