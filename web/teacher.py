@@ -63,7 +63,10 @@ class SelectionForm(Form):
 
 
 class UndoForm(Form):
+    """The items to undo, and (`shown`, 「<item id>:<version>」) the versions the result page showed."""
+
     item = fields.List(Int(label="項目編號", low=1), load_default=list)
+    shown = fields.List(Chosen(), load_default=list)
 
 
 def waited(span: timedelta | None) -> str:
@@ -213,13 +216,14 @@ def bulk_result():
 @login_required("staff")
 def bulk_undo():
     try:
-        item_ids = parse(UndoForm, request.form)["item"]
+        form = parse(UndoForm, request.form)
+        item_ids, shown = form["item"], dict(form["shown"])
     except InvalidInput:
         raise InvalidInput("要復原的項目資料不正確，請重新載入頁面後再操作。", field="item") from None
     try:
         with school_uow() as (uow, actor):
             _rows_or_404(uow, actor, item_ids)
-            done = bulk.undo_certification(uow, actor, item_ids, now=now())
+            done = bulk.undo_certification(uow, actor, item_ids, expected_versions=shown, now=now())
     except (NotFound, Forbidden):
         raise
     except DomainError as refused:

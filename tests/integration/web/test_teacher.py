@@ -15,7 +15,7 @@ from tests.integration.web.conftest import post_form, sign_in
 from tests.world import AFTER_CERTIFICATION, IN_UPLOAD, YEAR
 from web.filters import countdown
 from workflows.school import calendar
-from workflows.items import certification
+from workflows.items import bulk as bulk_certification, certification
 from workflows.items.queues import certification_queue
 
 NOW = IN_UPLOAD + timedelta(days=5)
@@ -303,6 +303,24 @@ def test_bulk_certify_of_a_stale_choice_changes_nothing(world, teacher):
     assert "批次認證沒有完成" in page and "這個項目在你開啟頁面後已被變更" in page
     assert [item(world, i).state for i in ids] == ["submitted", "submitted"]
     assert audit(world, "certify") == []
+
+
+def test_undo_from_a_stale_result_page_changes_nothing(world, teacher):
+    """The result page was opened; the teacher then undid one item in another tab and certified it
+    again. Undoing from the old page is refused as stale, and nothing changes."""
+    ids = bulk(world, teacher)
+    result = text(teacher.get(f"/teacher/bulk/result?item={ids[0]}&item={ids[1]}"))
+    undo_ids = re.findall(r'type="hidden" name="item" value="(\d+)"', result)
+    shown = re.findall(r'type="hidden" name="shown" value="(\d+:\d+)"', result)
+    assert len(shown) == 2
+    world.run(bulk_certification.undo_certification, world.teacher, [ids[1]], now=NOW)
+    world.run(certification.certify, world.teacher, ids[1], now=NOW)
+
+    refused = post_form(teacher, "/teacher/bulk/undo", {"item": undo_ids, "shown": shown})
+    page = text(teacher.get(refused.headers["Location"]))
+    assert "復原沒有完成" in page and "這個項目在你開啟頁面後已被變更" in page
+    assert [item(world, i).state for i in ids] == ["certified", "certified"]
+    assert len(audit(world, "revoke_certification")) == 1  # the other tab's undo, nothing more
 
 
 def test_undo_is_refused_after_the_window_closed(app, world, teacher):
