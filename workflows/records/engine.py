@@ -33,7 +33,6 @@ from workflows.records.common import (LABELS, audit, forbid_students, require_ow
 from workflows.school.csv_rows import Column, Parsed, Row, RowError, parse_file, parse_student_no
 
 STUDENT_NO = Column("student_no", "學號")
-STALE = "請重新整理頁面，確認已被其他人修改的內容後再操作；你的修改尚未儲存。"
 
 
 class LimitError(ValueError):
@@ -280,7 +279,7 @@ def _require_unique(uow: UnitOfWork, kind: RecordKind, student: Student, values:
 
 
 def _require_current(kind: RecordKind, record, expected_version: int | None) -> None:
-    require_current(record, expected_version, what=f"這筆{kind.label}", then=STALE)
+    require_current(record, expected_version, what=f"這筆{kind.label}")
 
 
 def _save(uow: UnitOfWork, kind: RecordKind, *, commit: bool = True) -> None:
