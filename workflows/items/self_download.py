@@ -28,7 +28,6 @@ from workflows.core.transitions import note
 from workflows.core.unit_of_work import UnitOfWork
 from persistence.vocabulary import PERFORMANCE_CATEGORIES, ItemKind
 
-KIND_NAMES = ItemKind.labels()
 SLOT_NAMES = {"document": "文件", "media": "影音"}
 SLOTS = ("document", "media")
 SELECTED_STATES = frozenset({"selected", "submitted_central", "receipt_confirmed", "deemed_confirmed",
@@ -169,7 +168,7 @@ def _index(uow, student, entries, courses, teachers, receipts, now) -> str:
             f'<a href="{escape(p.path)}">{SLOT_NAMES[slot]}：{escape(getattr(item, f"{slot}_name") or p.path)}</a>'
             f' <small>SHA-256 {p.sha256}</small>' for slot, p in files) or "—"
         rows_by_year.setdefault((item.academic_year, item.semester), []).append(
-            f"<tr id=\"item-{item.id}\"><td>{KIND_NAMES[item.kind]}</td><td>{escape(what)}</td>"
+            f"<tr id=\"item-{item.id}\"><td>{ItemKind(item.kind).label}</td><td>{escape(what)}</td>"
             f"<td>{escape(item.title)}</td><td class=\"state\">{escape(state_label(machine, item.state))}</td>"
             f"<td>{certified}</td><td>{selection}</td><td>{_central_date(item, receipts)}</td>"
             f"<td>{receipt_text}</td><td>{links}</td></tr>")

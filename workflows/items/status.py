@@ -75,9 +75,6 @@ BANDS = (("good", Fraction(4, 5), "達 80% 以上"), ("warn", Fraction(3, 5), "�
 DAY_BUCKETS = ((1, "未滿 1 日"), (2, "1 日"), (3, "2 日"), (4, "3 日"), (8, "4–7 日"),
                (15, "8–14 日"), (None, "15 日以上"))
 
-SUBJECT_LABELS = SubjectKind.labels()
-ACTOR_LABELS = ActorKind.labels()
-
 
 # -- who and when -------------------------------------------------------------------------------
 
@@ -731,7 +728,7 @@ class TimelineEvent(HistoryEntry):
 
     @property
     def actor_label(self) -> str:
-        kind = ACTOR_LABELS.get(self.actor_kind, self.actor_kind)
+        kind = ActorKind.labels().get(self.actor_kind, self.actor_kind)
         return self.actor_name if self.actor_name == kind else f"{self.actor_name}（{kind}）"
 
 
@@ -758,9 +755,9 @@ def student_timeline(uow, actor: Actor, student_id: int, *, limit: int = 1000) -
     receipt_ids = {r.subject_id for r in rows if r.subject_kind == "receipt"}
     categories = dict(uow.session.execute(select(Receipt.id, Receipt.category).where(
         Receipt.school_id == uow.school_id, Receipt.id.in_(sorted(receipt_ids)))).all()) if receipt_ids else {}
-    events = []
+    events, subject_labels = [], SubjectKind.labels()
     for r in rows:
-        subject = SUBJECT_LABELS.get(r.subject_kind, r.subject_kind)
+        subject = subject_labels.get(r.subject_kind, r.subject_kind)
         if r.subject_kind in ITEM_KINDS and r.subject_id in titles:
             subject = f"{subject}「{titles[r.subject_id]}」"
         elif r.subject_kind == "receipt" and r.subject_id in categories:

@@ -69,9 +69,6 @@ class Parsed(Generic[T]):
         return [str(error) for error in self.errors]
 
 
-ROUTE_LABELS = {route: route.label for route in CertificationRoute}
-
-
 @dataclass(frozen=True)
 class StudentRow:
     student_no: str
@@ -437,7 +434,7 @@ _SEMESTERS = lookup_table(
 )
 
 _ROUTES = lookup_table(
-    [(r.value, r) for r in CertificationRoute] + [(label, r) for r, label in ROUTE_LABELS.items()]
+    [(r.value, r) for r in CertificationRoute] + [(r.label, r) for r in CertificationRoute]
     + [("校內", CertificationRoute.IN_SCHOOL), ("本校", CertificationRoute.IN_SCHOOL),
        ("外校", CertificationRoute.EXTERNAL_MULTI_ELECTIVE),
        ("體育專長", CertificationRoute.PE_MUSIC_SPECIALTY),
@@ -480,7 +477,7 @@ def parse_semester(value: str) -> int:
 
 
 def _route(value: str) -> CertificationRoute:
-    return lookup(_ROUTES, value, "認證代理類別", ROUTE_LABELS.values())
+    return lookup(_ROUTES, value, "認證代理類別", CertificationRoute.labels().values())
 
 
 def parse_academic_year(value: str) -> int:
