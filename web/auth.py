@@ -10,6 +10,7 @@ from marshmallow import fields
 
 from web.context import SIGN_IN_KEY, current_account, db, now, session_lifetimes
 from web.forms import Form, parse
+from web.json_body import json_body
 from web.sign_in_throttle import device_for, password_checked, remember_device
 from workflows.people import sign_in_sessions
 from workflows.people.accounts import authenticate
@@ -27,11 +28,9 @@ class SignInForm(Form):
 
 
 def _attempted_username() -> str | None:
-    """The username tried, read once and safely: a JSON body through the API's json_body (parsed
+    """The username tried, read once and safely: a JSON body through json_body (parsed
     once per request, 400 for one it cannot read however deep), else the form's field."""
     if request.is_json:
-        from web.api.core import json_body
-
         return json_body().get("username")
     return parse(SignInForm, request.form)["username"]
 

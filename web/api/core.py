@@ -2,7 +2,6 @@
 of operations the OpenAPI document is built from."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,6 +15,7 @@ from web.api.schemas import ApiSchema, rule_of, text
 from web.auth import sign_in_limited
 from web.context import db, now, session_lifetimes
 from web.errors import respond
+from web.json_body import json_body
 from workflows.people import passwords, sign_in_sessions
 from workflows.people.accounts import PASSWORD_MAX, authenticate
 from workflows.core.clock import utc_now
@@ -29,11 +29,6 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "給人看的說明（繁體中文）"})
     details = fields.Dict(required=True, metadata={
         "description": "細節：field（欄位）、rule（規則）、fields（各欄位的問題）、state 與 allowed_events（狀態不允許時）等"})
-
-
-class MalformedBody(DomainError):
-    status = 400
-    code = "malformed_body"
 
 
 class Unauthorized(DomainError):
@@ -184,26 +179,6 @@ def _describe(messages: dict) -> str:
     """「page：須為整數；per_page：須為 1 到 200 之間的整數。」"""
     return "；".join(f"{name}：" + "、".join(m.rstrip("。") for m in _flat(problems))
                     for name, problems in messages.items()) + "。"
-
-
-def json_body() -> dict:
-    """The request's JSON object ({} when there is no body); 400 when it is not one. Parsed once
-    per request: the sign-in throttle reads the username from it before the view does."""
-    if "json_body" in g:
-        return g.json_body
-    raw = request.get_data(cache=True)  # 413 (JSON) here when over MAX_CONTENT_LENGTH
-    if not raw:
-        return {}
-    if not request.is_json:
-        raise MalformedBody("請求內容須為 JSON（Content-Type: application/json）。", field="body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # bad syntax, bad UTF-8, absurd nesting
-        raise MalformedBody("JSON 格式不正確，無法解析。", field="body") from None
-    if not isinstance(data, dict):
-        raise MalformedBody("請求內容須為 JSON 物件（{…}）。", field="body")
-    g.json_body = data
-    return data
 
 
 def operation(rule: str, method: str, summary: str, **options):

@@ -15,11 +15,12 @@ from flask import jsonify, request, url_for
 
 from persistence.tables import Item
 from states import MACHINES, state_label
-from web.api.core import json_body, operation, parse, schema_instance
+from web.api.core import operation, parse, schema_instance
 from web.api.schemas import (FILE_PARTS, ID_CONVERTER, ID_MAX, ArtefactDetailOut, ArtefactEditForm, ArtefactForm,
                              ArtefactPageOut, ArtefactQuery, ArtefactStateOut, DisputeBody, EventBody,
                              ReasonRequiredBody, ReceiptEventBody, ReceiptOut, ReceiptPageOut, ReceiptQuery)
 from web.context import now, school_uow
+from web.json_body import json_body
 from workflows.items import artefacts_view, bulk, certification, selection, uploads
 from workflows.central import receipts
 from workflows.people.access import require_item, require_receipt, require_student
