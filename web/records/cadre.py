@@ -18,7 +18,7 @@ from marshmallow import fields
 from web.context import login_required, now, school_uow
 from web.forms import Form, VersionForm, parse
 from web.params import YEAR_MAX, YEAR_MIN, integer
-from web.records import FIXABLE, DeleteForm, bp
+from web.records.common import FIXABLE, DeleteForm, bp
 from workflows.core.clock import roc_date, semester_of, taipei_date
 from workflows.core.errors import Conflict
 from workflows.records import cadre

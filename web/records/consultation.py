@@ -14,7 +14,7 @@ from web.context import files, login_required, now, school_uow
 from web.files import MEDIA_TYPES, chunks
 from web.forms import Form, VersionForm, one_message, parse, upload_of
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import FIXABLE, DeleteForm, bp
+from web.records.common import FIXABLE, DeleteForm, bp
 from workflows.core.clock import semester_of, taipei_date
 from workflows.core.errors import InvalidInput
 from workflows.central.portfolio_view import ACCEPT

@@ -11,7 +11,7 @@ from marshmallow import fields
 from web.context import login_required, now, school_uow
 from web.forms import VersionForm, one_message, parse
 from web.params import YEAR_MAX, YEAR_MIN, Int
-from web.records import FIXABLE, DeleteForm, bp
+from web.records.common import FIXABLE, DeleteForm, bp
 from web.records.consultation import csv_download, term
 from workflows.core.clock import roc_date
 from workflows.core.errors import InvalidInput

@@ -4,7 +4,7 @@ upload showing every row error. The page logic is web/records/cadre.py's RecordP
 from __future__ import annotations
 
 from web.context import login_required
-from web.records import bp
+from web.records.common import bp
 from web.records.cadre import RecordPages
 from workflows.records import grades
 
