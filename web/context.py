@@ -96,6 +96,4 @@ def login_required(*kinds: str):
 
 def now():
     """The current time for a request: app.config["NOW"] when a test fixes it, else the clock."""
-    from workflows.core.clock import utc_now
-
     return current_app.config.get("NOW") or utc_now()

@@ -2,7 +2,7 @@
 {"error", "message", "details"} under /api/. Never a 500 for bad input."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request
+from flask import Flask, current_app, g, has_request_context, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
@@ -51,7 +51,6 @@ def respond(status: int, code: str, message: str, details: dict | None = None, h
                 raise
             return outage_response(error)
     if headers:
-        from flask import make_response
         response = make_response(response)
         response.headers.update(headers)
     return response

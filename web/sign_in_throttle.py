@@ -55,6 +55,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from persistence import throttle_counts
 from persistence.db import Database
 from persistence.throttle_counts import Count
+from web.context import now
+from web.errors import respond
 from web.settings import whole_number
 
 USER_KEY, PAIR_KEY, DEVICE_KEY, ADDRESS_KEY = "user:", "pair:", "dev:", throttle_counts.ADDRESS
@@ -309,8 +311,6 @@ def password_checked(username: Callable[[], str | None], *, door: str = "sign_in
         def wrapped(*args, **kwargs):
             if request.method != "POST" or not current_app.config.get("RATELIMIT_ENABLED"):
                 return view(*args, **kwargs)
-            from web.context import now
-
             throttle: Throttle = current_app.extensions["portfolio.sign_in_throttle"]
             name, address, at = username(), request.remote_addr, now()
             name = name if isinstance(name, str) else None
@@ -342,8 +342,6 @@ def _wait_words(seconds: int) -> str:
 
 
 def too_many(refusal: Refusal, rules: Rules, door: str):
-    from web.errors import respond
-
     wait = _wait_words(refusal.wait)
     if refusal.rule == ADDRESS_RULE:
         minutes = int(rules.address_window.total_seconds() // 60)

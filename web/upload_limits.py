@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import flask
 
 from persistence.tables import School
+from web.context import current_account, db
 from workflows.core.policy import school_policy
 
 # Everything of an upload's request that is not its files: the multipart framing and part
@@ -56,8 +57,6 @@ def upload_limit(policy, kinds=ARTEFACT_KINDS) -> UploadLimit:
 
 
 def _school_policy(school_id: int):
-    from web.context import db
-
     # The API's bearer check may have kept the request's own session open (web/api/core.py),
     # holding the school row and, on SQLite, the write lock: a second session would wait on it.
     session, _held = flask.g.get("request_session", (None, ()))
@@ -71,8 +70,6 @@ def _school_policy(school_id: int):
 
 def current_upload_limit() -> UploadLimit | None:
     """This request's upload limit, or None when it is not an upload (or nobody is signed in)."""
-    from web.context import current_account
-
     kinds = UPLOAD_ENDPOINTS.get(flask.request.endpoint or "") if flask.has_request_context() else None
     if kinds is None:
         return None

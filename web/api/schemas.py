@@ -13,16 +13,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from persistence.tables import ITEM_KINDS
 from states import MACHINES, state_ids
+from web.params import ID_MAX, integer_text
 from workflows.core.fields import REASON_MAX
 from workflows.items.rules import TITLE_MAX
 from workflows.core.policy import NATIONAL
 from persistence.vocabulary import PERFORMANCE_CATEGORIES
 from workflows.items.uploads import LINK_MAX
 
-# Ids are PostgreSQL `integer` columns; a larger number can name no row (and would overflow SQLite).
-from web.params import ID_MAX, integer_text  # noqa: E402 (one rule for every integer of a request)
-# The Werkzeug converter for ids in paths: anything else (letters, 0, 99999999999) matches no
-# route and answers 404.
+# The Werkzeug converter for ids in paths. Ids are PostgreSQL `integer` columns, so a number over
+# ID_MAX (web/params.py: one rule for every integer of a request) can name no row (and would
+# overflow SQLite); it, and anything else (letters, 0), matches no route and answers 404.
 ID_CONVERTER = f"int(min=1, max={ID_MAX})"
 PER_PAGE_MAX = 200
 PAGE_MAX = 100_000
