@@ -2,7 +2,7 @@
 (search, pages), reset a password 重設密碼 to a temporary one, shown once, and 停用 / 啟用 an
 account (停用 ends its sessions and API tokens at once).
 
-Thin: workflows/passwords decides who may (the admin only: anyone else 403; another school's
+Thin: workflows/people/passwords.py decides who may (the admin only: anyone else 403; another school's
 account 404) and writes the audit."""
 from __future__ import annotations
 

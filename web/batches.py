@@ -2,10 +2,10 @@
 batches, export the roster 名冊 and download it, confirm the upload to the central database,
 cancel, resubmit corrected items, import the receipt file 收訖明細, and the course pre-check 預檢.
 
-Thin: parse, call workflows/batches, workflows/receipt_import and workflows/precheck (the same
+Thin: parse, call workflows/central/batches.py, receipt_import.py and precheck.py (the same
 functions `portfolio batch …` and `portfolio receipts import` call), render. Who may do what is
-the workflows' answer; downloads are found from the batch (workflows/batch_files), never from a
-path in the request."""
+the workflows' answer; downloads are found from the batch (workflows/central/batch_files.py), never
+from a path in the request."""
 from __future__ import annotations
 
 import os

@@ -1,8 +1,8 @@
 """The working group's pages 工作小組: the self-check form 自我檢核表 (tick, add and edit rows, a
 printable view) and the records of trainings, workshops and parent sessions.
 
-Thin: parse the form, call workflows/self_check and workflows/trainings (which decide who may
-read and who may edit), render. Refusals are shown on the page the person was on."""
+Thin: parse the form, call workflows/school/self_check.py and workflows/school/trainings.py
+(which decide who may read and who may edit), render. Refusals are shown on the page the person was on."""
 from __future__ import annotations
 
 from datetime import date

@@ -64,7 +64,7 @@ ITEM_EVENTS: dict[str, _EventCall] = {
     "select": _EventCall(_versioned(selection.select), EventBody, locks_item_first=False),
     "unselect": _EventCall(_versioned(selection.unselect), EventBody, locks_item_first=False),
     "delete": _EventCall(_versioned(uploads.delete_item), EventBody),
-    # 撤銷認證: the teacher's undo, one item of workflows/bulk's.
+    # 撤銷認證: the teacher's undo, one item of workflows/items/bulk.py's.
     "revoke_certification": _EventCall(lambda uow, actor, item_id, body, at: bulk.undo_certification(
         uow, actor, [item_id], expected_versions={item_id: body.get("expected_version")}, now=at), EventBody),
     # 處理疑義: the office's note is the reason.
@@ -204,7 +204,7 @@ _ITEM_ID = {"item_id": {**_ID, "description": "學習歷程項目編號"}}
            "修改一件學習歷程項目：標題、簡述、外部連結，更換或移除檔案（multipart/form-data）",
            multipart=ArtefactEditForm, files=FILE_PARTS, path_params=_ITEM_ID, response=ArtefactDetailOut,
            errors=(403, 404, 409, 413, 422, 503, 507), description=(
-               "與網站的編輯頁相同（同一個 workflows.items.uploads.edit_item）：學生本人（或本校規定允許時的家長）"
+               "與網站的編輯頁規則相同：學生本人（或本校規定允許時的家長）"
                "於上傳期間內，在可編輯的狀態修改；只改送出的欄位。已認證（或未勾選）的課程學習成果更換為不同內容的"
                "檔案時，原認證失效，項目回到草稿，須重新送出認證；內容相同的檔案不影響認證。"
                "目前狀態不能編輯時回 409，details 含 state 與 allowed_events；expected_version 與目前版本不同時回 "
