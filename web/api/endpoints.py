@@ -22,7 +22,7 @@ from web.api.schemas import (FILE_PARTS, ID_CONVERTER, ID_MAX, ArtefactDetailOut
 from web.context import now, school_uow
 from web.json_body import json_body
 from workflows.items import artefacts_view, bulk, certification, selection, uploads
-from workflows.central import receipts
+from workflows.central import disputes, receipts
 from workflows.people.access import require_item, require_receipt, require_student
 from workflows.items.artefacts_view import ITEM_EVENT_SIDES, RECEIPT_EVENT_SIDES
 from workflows.core.transitions import allowed_events
@@ -68,8 +68,9 @@ ITEM_EVENTS: dict[str, _EventCall] = {
     "revoke_certification": _EventCall(lambda uow, actor, item_id, body, at: bulk.undo_certification(
         uow, actor, [item_id], expected_versions={item_id: body.get("expected_version")}, now=at), EventBody),
     # 處理疑義: the office's note is the reason.
-    "resolve": _EventCall(lambda uow, actor, item_id, body, at: receipts.resolve(
-        uow, actor, item_id, note=body["reason"], expected_version=body.get("expected_version"), now=at),
+    "resolve": _EventCall(lambda uow, actor, item_id, body, at: disputes.resolve(
+        uow, actor, item_id, kind="answered", reason=body["reason"], expected_version=body.get("expected_version"),
+        now=at),
         ReasonRequiredBody),
 }
 RECEIPT_EVENTS: dict[str, _EventCall] = {

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from persistence.tables import Item, Receipt, Window
 from workflows.school import calendar
-from workflows.central import disputes
 from workflows.core.clock import now_or
 from workflows.core.actors import Actor
 from workflows.core.errors import RuleViolation
@@ -22,6 +21,7 @@ from workflows.core.fields import REASON_MAX, text_field
 from workflows.items.rules import student_side
 from workflows.core.transitions import fire, start
 from workflows.core.unit_of_work import UnitOfWork
+
 
 def submit_selected(uow: UnitOfWork, actor: Actor, *, kind: str, academic_year: int,
                     confirmation_window_id: int, student_ids: list[int] | None = None,
@@ -94,13 +94,3 @@ def dispute(uow: UnitOfWork, actor: Actor, receipt_id: int, *, reason: str,
 def receipts_of(uow: UnitOfWork, student_id: int) -> list[Receipt]:
     return list(uow.session.scalars(uow.select(Receipt).where(Receipt.student_id == student_id)
                                     .order_by(Receipt.issued_at)))
-
-
-
-def resolve(uow: UnitOfWork, actor: Actor, item_id: int, *, note: str, kind: str = "answered",
-            expected_version: int | None = None, now: datetime | None = None) -> Item:
-    """處理疑義: the responsible office records how a disputed item was settled — by answering the
-    student ("answered", the default) or by correcting it for a new batch ("resubmit"). The
-    office is the policy's for the item's category (workflows/central/disputes.py)."""
-    return disputes.resolve(uow, actor, item_id, kind=kind, reason=note, expected_version=expected_version,
-                            now=now)

@@ -18,7 +18,7 @@ from persistence.db import Database
 from persistence.files import FileStore
 from persistence.tables import (Account, Course, Enrolment, Item, Receipt, School, SchoolClass, Staff, StaffRole,
                                 Student)
-from workflows.central import receipts
+from workflows.central import disputes, receipts
 from workflows.core.actors import Actor, platform_admin
 from workflows.core.clock import TAIPEI, academic_year_bounds, academic_year_of, taipei_date, utc_now
 from workflows.core.unit_of_work import UnitOfWork, prepare
@@ -167,7 +167,7 @@ class Demo:
                 Item.state == "disputed").order_by(Item.id)).all()
         first_of_kind = {kind: item_id for kind, item_id in reversed(disputed)}
         for item_id in first_of_kind.values():  # the others stay open for the office to handle
-            self.do(receipts.resolve, "staff", self.chen, item_id, note="已與中央資料庫核對並更正",
+            self.do(disputes.resolve, "staff", self.chen, item_id, kind="answered", reason="已與中央資料庫核對並更正",
                     now=_at(date(nxt, 10, 15)))
         self.sweep(_at(date(nxt, 10, 20), 1))
 

@@ -148,7 +148,7 @@ def test_the_policy_decides_the_office(db, files):
         queue(world, equipment)
     with pytest.raises(Forbidden):
         world.run(disputes.resolve, equipment, item_id, kind="answered", reason="x", now=IN_RECEIPT)
-    world.run(receipts.resolve, registry, item_id, note="註冊組已回覆", now=IN_RECEIPT)  # the older entry point
+    world.run(disputes.resolve, registry, item_id, kind="answered", reason="註冊組已回覆", now=IN_RECEIPT)
     assert (stored(world, item_id).resolution, stored(world, item_id).resolution_note) == ("answered", "註冊組已回覆")
 
 
@@ -172,7 +172,7 @@ def test_a_stale_dispute_page_settles_nothing(world, offices):
     world.run(disputes.resolve, offices["equipment"], item_id, kind="answered", reason="已回覆",
               expected_version=seen, now=IN_RECEIPT)
     with pytest.raises(Conflict) as refused:
-        world.run(receipts.resolve, offices["equipment"], item_id, note="再處理一次", kind="resubmit",
+        world.run(disputes.resolve, offices["equipment"], item_id, kind="resubmit", reason="再處理一次",
                   expected_version=seen, now=IN_RECEIPT)
     assert "這個項目在你開啟頁面後已被變更" in refused.value.message
     assert (stored(world, item_id).resolution, stored(world, item_id).resolution_note) == ("answered", "已回覆")
