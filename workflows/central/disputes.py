@@ -73,11 +73,6 @@ class DisputeRow:
         return f"{days} 日 {hours} 小時" if days else f"{hours} 小時"
 
 
-def office_of(uow: UnitOfWork, category: str) -> Role:
-    """The office that settles disputes about `category` (an item kind or a DISPUTE_CATEGORIES key)."""
-    return Role(uow.policy.dispute_office(category))
-
-
 def office_label(role: str) -> str:
     return ROLE_LABELS.get(Role(role), role)
 

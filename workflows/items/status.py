@@ -12,8 +12,8 @@ leading with (school_id, academic_year) on items (see the issue-4 report); witho
 still avoids the table through the (student_id, kind, academic_year) index.
 
 Who sees what (the same for the pages and the JSON API):
-- the working group's offices (workflows/people/access.sees_whole_school) and the platform/scheduler: the
-  whole school;
+- the working group's offices (workflows/people/working_group.sees_whole_school) and the
+  platform/scheduler: the whole school;
 - a homeroom teacher: their own class(es) only (access.homeroom_class_names) — every figure is then
   restricted to the students of those classes;
 - anyone else (a subject teacher without a class, a student, a guardian): Forbidden.
@@ -34,7 +34,8 @@ from persistence.tables import (ITEM_KINDS, AuditEntry, Course, Item, Receipt, S
 from persistence.vocabulary import ActorKind, SubjectKind
 from states import MACHINES, state_label
 from workflows.school import calendar
-from workflows.people.access import homeroom_class_names, require_student, sees_whole_school
+from workflows.people.access import homeroom_class_names, require_student
+from workflows.people.working_group import sees_whole_school
 from workflows.core.actors import Actor
 from workflows.items.artefacts_view import HistoryEntry
 from workflows.core.clock import now_or, taipei_date, year_label
@@ -361,6 +362,16 @@ class ClassRate:
 
 
 def _class_rates(groups: list[_Group]) -> list[ClassRate]:
+    """The certification rate 班級認證率 of each class with any course outcome among `groups`,
+    with seed 002's band.
+
+    rate = certified ÷ submitted over the class's course outcomes of the period, where
+    certified = outcomes in CERTIFIED_STATES (certified, selected, unselected, submitted_central,
+    receipt_confirmed, deemed_confirmed, disputed, resolved) and submitted = outcomes in
+    SUBMITTED_STATES (those, plus submitted, rejected, not_certified). Drafts, withdrawn, locked
+    and deleted outcomes count in neither. No submitted outcome: rate None, no band.
+    Bands (seed 002 「班級認證率 達80%以上 / 達60%以上」, per class; the seed has no per-teacher
+    rate): good ≥ 80 %, warn ≥ 60 %, low below."""
     tally: dict[str, list[int]] = {}
     grades: dict[str, int] = {}
     for g in groups:
@@ -377,20 +388,6 @@ def _class_rates(groups: list[_Group]) -> list[ClassRate]:
         if g.state in ("rejected", "not_certified"):
             row[3] += g.n
     return [ClassRate(name, grades[name], *tally[name]) for name in sorted(tally)]
-
-
-def certification_rates(uow, actor: Actor, academic_year: int, semester: int = 0) -> list[ClassRate]:
-    """The certification rate 班級認證率 of each class (in the actor's scope) with any course
-    outcome in the period, with seed 002's band.
-
-    rate = certified ÷ submitted over the class's course outcomes of the period, where
-    certified = outcomes in CERTIFIED_STATES (certified, selected, unselected, submitted_central,
-    receipt_confirmed, deemed_confirmed, disputed, resolved) and submitted = outcomes in
-    SUBMITTED_STATES (those, plus submitted, rejected, not_certified). Drafts, withdrawn, locked
-    and deleted outcomes count in neither. No submitted outcome: rate None, no band.
-    Bands (seed 002 「班級認證率 達80%以上 / 達60%以上」, per class; the seed has no per-teacher
-    rate): good ≥ 80 %, warn ≥ 60 %, low below."""
-    return _class_rates(_groups(uow, scope_of(uow, actor), period_of(academic_year, semester)))
 
 
 # -- days from submission to certification -----------------------------------------------------
@@ -412,6 +409,8 @@ def _elapsed_days(uow, start, end):
 
 
 def _days_to_certify(uow, scope: Scope, period: Period) -> DaysToCertify:
+    """Distribution of days from submission to certification (seed 002 「學生送出認證後 教師
+    完成認證日數 統計」), in whole 24-hour days elapsed."""
     # submitted_at is overwritten by a resubmission: we measure from the submission the teacher
     # actually certified (the teacher's own response time), which the items row holds — no
     # audit-log scan needed. A revoked-then-recertified item counts once, to its last certification.
@@ -434,12 +433,6 @@ def _days_to_certify(uow, scope: Scope, period: Period) -> DaysToCertify:
     total = sum(counts)
     return DaysToCertify([(label, counts[i]) for i, (_, label) in enumerate(DAY_BUCKETS)], total,
                          total_days / total if total else None)
-
-
-def days_to_certify(uow, actor: Actor, academic_year: int, semester: int = 0) -> DaysToCertify:
-    """Distribution of days from submission to certification (seed 002 「學生送出認證後 教師
-    完成認證日數 統計」), in whole 24-hour days elapsed."""
-    return _days_to_certify(uow, scope_of(uow, actor), period_of(academic_year, semester))
 
 
 # -- receipt confirmation by day ----------------------------------------------------------------
@@ -563,6 +556,9 @@ class Queues:
 
 
 def _queues(uow, groups: list[_Group], limit: int, now: datetime | None = None) -> Queues:
+    """The `limit` certifiers with the most submitted outcomes among `groups` waiting, counting
+    for each the courses routing.certifiers_for gives them (own and proxied; a course routed to
+    an office counts for each holder of that office, since any of them may certify it)."""
     waiting: dict[int, tuple[int, datetime | None]] = {}
     for g in groups:
         if g.kind == "course_outcome" and g.state == "submitted":
@@ -594,14 +590,6 @@ def _queues(uow, groups: list[_Group], limit: int, now: datetime | None = None) 
         -q.waiting, q.oldest_submitted_at.timestamp() if q.oldest_submitted_at else float("inf"), q.name))
     return Queues(top[:limit], sorted(unrouted, key=lambda u: -u.waiting),
                   sum(n for n, _ in waiting.values()))
-
-
-def longest_queues(uow, actor: Actor, academic_year: int, semester: int = 0, *, limit: int = 10,
-                   now: datetime | None = None) -> Queues:
-    """The `limit` certifiers with the most submitted outcomes of the period waiting, counting
-    for each the courses routing.certifiers_for gives them (own and proxied; a course routed to
-    an office counts for each holder of that office, since any of them may certify it)."""
-    return _queues(uow, _groups(uow, scope_of(uow, actor), period_of(academic_year, semester)), limit, now)
 
 
 # -- students to follow up, per homeroom class -------------------------------------------------
