@@ -27,6 +27,7 @@ class PerformanceMachine(StateMachine):
     deem_confirmed = Event(submitted_central.to(deemed_confirmed), name="逾期視為確認")
     dispute = Event(submitted_central.to(disputed), name="提出疑義")
     resolve = Event(disputed.to(resolved), name="處理疑義")
-    # A resubmission batch (workflows/batches) carries the corrected item to the central database again.
+    # A resubmission batch (workflows/central/batches) carries the corrected item to the central
+    # database again.
     resubmit_central = Event(resolved.to(submitted_central), name="重新提交中央資料庫")
     delete = Event(uploaded.to(deleted) | unselected.to(deleted), name="刪除")

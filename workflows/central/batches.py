@@ -7,7 +7,7 @@ it in the central database's roster layout (workflows/central/roster.py) with th
 manifest, upload it by hand, then confirm the upload (`submit_batch`): the items move to
 submitted_central. Receipts (收訖明細) come from the receipt import, not from here.
 
-Every change of a batch goes through its machine (states/batch.py) via workflows/transitions.
+Every change of a batch goes through its machine (states/batch.py) via workflows/core/transitions.
 """
 from __future__ import annotations
 

@@ -81,8 +81,8 @@ def resubmit(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: i
 
 def certifying_actor(uow: UnitOfWork, actor: Actor, item: Item,
                      routes: dict[int, Certifiers] | None = None, *, now: datetime | None = None) -> Actor:
-    """The actor as a certification of `item` is recorded: the course's certifier (routing.py),
-    on behalf of the absent teacher when proxied. Anyone else is refused. `routes` caches the
+    """The actor as a certification of `item` is recorded: the course's certifier
+    (people/routing.py), on behalf of the absent teacher when proxied. Anyone else is refused. `routes` caches the
     courses' routes across the items of one bulk action."""
     uow.require_member(actor)
     route = routes.get(item.course_id) if routes is not None else None

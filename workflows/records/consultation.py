@@ -3,8 +3,8 @@ with a student — when (a Taipei date and time), where, what was discussed, the
 an optional file (PDF, JPG or PNG of at most 2 MB, judged by its content).
 
 Each consultant keeps his own records: he sees and corrects the ones he entered and those of a
-consultant he currently stands in for (代理人, workflows/proxies); the counselling office and the
-working group's overseers read them all. They are the school's own guidance notes about one
+consultant he currently stands in for (代理人, workflows/people/proxies); the counselling office
+and the working group's overseers read them all. They are the school's own guidance notes about one
 student: no submission batch ever carries them to the central database.
 """
 from __future__ import annotations

@@ -72,7 +72,7 @@ def sha256(path: Path) -> str:
 
 
 def roc(day: date) -> str:
-    """The 7-digit ROC date, written out here independently of workflows/roster."""
+    """The 7-digit ROC date, written out here independently of workflows/central/roster."""
     return f"{day.year - 1911:03d}{day.month:02d}{day.day:02d}"
 
 
