@@ -6,7 +6,9 @@ from datetime import date
 
 from workflows.core.errors import ContentRuleViolation, InvalidInput
 
-# A reason (退回原因, 疑義說明, 刪除原因 …) is at most this long wherever one is asked for.
+# A reason is at most this long for items (退回原因), receipts (疑義說明), disputes (處理說明),
+# records (刪除原因) and grade corrections (退回原因, 撤回原因). A training's deletion reason
+# keeps its own, shorter limit (workflows/school/trainings.py).
 REASON_MAX = 500
 
 
