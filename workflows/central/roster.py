@@ -62,7 +62,6 @@ GRADE12_ROUND_OFFSETS: dict[int, int] = {1: 10, 2: 50}
 _NO_GRADE12_CODE = ("semester_courses",)
 
 
-
 def roster_type(kind: str, *, division: str = "day", grade12_round: int | None = None) -> RosterType:
     """The 名冊別 of a batch: its kind, its students' division, and for a grade-12 batch its round."""
     base = _BASE_CODES.get((kind, division))

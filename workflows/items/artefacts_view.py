@@ -16,15 +16,14 @@ from sqlalchemy import false, func, or_, select, true
 
 from persistence.tables import AuditEntry, Course, Item, Receipt, Student, Window
 from states import MACHINES, event_label, state_ids, state_label
-from workflows.people.access import (certifiable_courses, homeroom_class_names, require_item,
-                              require_receipt, sees_whole_school)
+from workflows.people.access import certifiable_courses, homeroom_class_names, require_item, require_receipt
 from workflows.core.actors import Actor
-from workflows.people.offices import may_resolve
+from workflows.people.offices import SUBMISSION_ROLES, may_resolve
 from workflows.core.errors import Forbidden
 from workflows.core.policy import KIND_LABELS, receipt_category_label
 from workflows.items.rules import acting_rights
-from workflows.people.offices import SUBMISSION_ROLES
 from workflows.people.routing import certifiers
+from workflows.people.working_group import sees_whole_school
 from workflows.core.transitions import allowed_events
 from persistence.vocabulary import PERFORMANCE_CATEGORIES
 

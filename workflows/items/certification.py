@@ -51,8 +51,6 @@ def _student_move(uow: UnitOfWork, actor: Actor, item_id: int, event: str, doing
     return item
 
 
-
-
 def _require_student_part_of_window(uow, item: Item, now: datetime) -> None:
     upload = calendar.find(uow, "course_outcome_upload", item.academic_year, item.semester)
     certification = calendar.find(uow, "certification", item.academic_year, item.semester)

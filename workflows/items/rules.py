@@ -14,7 +14,6 @@ from workflows.core.errors import Forbidden, RuleViolation
 from workflows.core.roles import EnrolmentStatus
 
 
-
 def reachable(kind: str, start: str, *, skipping: set[str]) -> frozenset[str]:
     """States reachable from `start` in the kind's diagram without the `skipping` events."""
     seen, queue = {start}, deque([start])
@@ -87,8 +86,6 @@ def count_items(uow, student_id: int, kind: str, academic_year: int, states, sem
     if semester is not None:
         statement = statement.where(Item.semester == semester)
     return uow.session.scalar(statement)
-
-
 
 
 def clear_certification(item) -> None:

@@ -28,7 +28,6 @@ from workflows.core.transitions import allowed_events, fire, record, require_all
 from workflows.core.unit_of_work import UnitOfWork
 
 
-
 class NotEditable(RuleViolation):
     """編輯 refused by the item's state: a conflict with the state, 409 like the machine's own
     refusals (InvalidTransition), naming the state and the events it allows."""

@@ -107,7 +107,6 @@ def public_windows(database, code: str, years: list[int]):
         return school, found, calendar.labels(uow, found), uow.policy
 
 
-
 def uid(school_code: str, window: Window, audience: str) -> str:
     """Stable while the window stays where it is: school code, window id, its boundaries."""
     start = window.starts_at.strftime("%Y%m%dT%H%M%SZ")
