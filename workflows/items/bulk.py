@@ -50,25 +50,37 @@ def _naming(error: DomainError, item: Item) -> DomainError:
     return error
 
 
+def _each(uow: UnitOfWork, actor: Actor, item_ids, *, doing: str,
+          expected_versions: dict[int, int | None] | None, now: datetime, change) -> list[int]:
+    """All or nothing: lock each item in ascending id order, apply `change(item, expected
+    version, routes)`, and commit once; a refusal names the item it is about."""
+    uow.require_member(actor)
+    ids = _ids(item_ids, doing=doing)
+    versions = expected_versions or {}
+    routes: dict[int, Certifiers] = {}
+    for item_id in ids:
+        item = lock_outcome(uow, item_id)
+        try:
+            change(item, versions.get(item_id), routes)
+        except DomainError as error:
+            raise _naming(error, item) from None
+    uow.commit()
+    return ids
+
+
 def bulk_certify(uow: UnitOfWork, actor: Actor, item_ids, *,
                  expected_versions: dict[int, int | None] | None = None,
                  now: datetime | None = None) -> list[int]:
     """Certify every listed item in one transaction; the certified ids, ascending.
     `expected_versions` ({item id: version the page showed}) is the stale-page guard."""
     now = now_or(now)
-    uow.require_member(actor)
-    ids = _ids(item_ids, doing="認證")
-    versions = expected_versions or {}
-    routes: dict[int, Certifiers] = {}
-    for item_id in ids:
-        item = lock_outcome(uow, item_id)
-        try:
-            teacher_change(uow, actor, item, "certify", reason=None,
-                           expected_version=versions.get(item_id), now=now, routes=routes)
-        except DomainError as error:
-            raise _naming(error, item) from None
-    uow.commit()
-    return ids
+
+    def certify(item: Item, expected: int | None, routes: dict[int, Certifiers]) -> None:
+        teacher_change(uow, actor, item, "certify", reason=None, expected_version=expected,
+                       now=now, routes=routes)
+
+    return _each(uow, actor, item_ids, doing="認證", expected_versions=expected_versions, now=now,
+                 change=certify)
 
 
 def undo_certification(uow: UnitOfWork, actor: Actor, item_ids, *,
@@ -78,24 +90,18 @@ def undo_certification(uow: UnitOfWork, actor: Actor, item_ids, *,
     Only while the certification window is open and the item is still certified (not selected).
     All or nothing; the revoked ids, ascending. `expected_versions` as for bulk_certify."""
     now = now_or(now)
-    uow.require_member(actor)
-    ids = _ids(item_ids, doing="復原認證")
-    versions = expected_versions or {}
-    routes: dict[int, Certifiers] = {}
-    for item_id in ids:
-        item = lock_outcome(uow, item_id)
-        try:
-            on_record = certifying_actor(uow, actor, item, routes, now=now)
-            require_current(item, versions.get(item_id), what="這個項目")
-            if item.state == "certified" and item.certified_by_id != actor.id:
-                raise Forbidden("這項成果不是你認證的，只能復原自己認證的項目。")
-            require_allowed(item, "revoke_certification")
-            calendar.require_open(uow, "certification", item.academic_year, item.semester, now,
-                                  doing="復原認證")
-        except DomainError as error:
-            raise _naming(error, item) from None
+
+    def revoke(item: Item, expected: int | None, routes: dict[int, Certifiers]) -> None:
+        on_record = certifying_actor(uow, actor, item, routes, now=now)
+        require_current(item, expected, what="這個項目")
+        if item.state == "certified" and item.certified_by_id != actor.id:
+            raise Forbidden("這項成果不是你認證的，只能復原自己認證的項目。")
+        require_allowed(item, "revoke_certification")
+        calendar.require_open(uow, "certification", item.academic_year, item.semester, now,
+                              doing="復原認證")
         fire(uow.session, item, "revoke_certification", actor=on_record, at=now)
         clear_certification(item)
         item.updated_at = now
-    uow.commit()
-    return ids
+
+    return _each(uow, actor, item_ids, doing="復原認證", expected_versions=expected_versions, now=now,
+                 change=revoke)
